@@ -1,0 +1,799 @@
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals'
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+import { InputError } from '../../src/errors.js'
+import {
+  partitionOf,
+  readInputs,
+  splitList,
+  type Settings
+} from '../../src/inputs.js'
+import { removeTempDirs, tempDir } from '../fixtures/tmp.js'
+
+const fixtures = path.join(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '..',
+  'fixtures'
+)
+const KEY_ID = '1234abcd-12ab-34cd-56ef-1234567890ab'
+const HEX64 = 'a'.repeat(64)
+
+let workspace: string
+
+beforeAll(() => {
+  workspace = tempDir('ecr-push-inputs-')
+  const at = (...parts: string[]) => path.join(workspace, ...parts)
+  writeFileSync(at('Dockerfile'), 'FROM alpine:3.20\n')
+  mkdirSync(at('app'))
+  writeFileSync(at('app', 'Dockerfile'), 'FROM node:22-alpine\n')
+  mkdirSync(at('docker'))
+  writeFileSync(at('docker', 'prod.Dockerfile'), 'FROM node:22-alpine\n')
+  mkdirSync(at('empty'))
+  mkdirSync(at('policies'))
+  for (const name of [
+    'lifecycle.json',
+    'repository-policy.json',
+    'array.json',
+    'no-rules.json'
+  ]) {
+    copyFileSync(path.join(fixtures, 'policies', name), at('policies', name))
+  }
+  // Not a fixture file: prettier would refuse to check broken JSON.
+  writeFileSync(at('policies', 'broken.json'), '{ "rules": [ { "a": 1, } ]\n')
+})
+
+afterAll(removeTempDirs)
+
+type Values = Record<string, string>
+
+const BASE: Values = { repository: 'shop/api' }
+const ENV: NodeJS.ProcessEnv = { AWS_REGION: 'us-east-1' }
+
+function read(values: Values = {}, env: NodeJS.ProcessEnv = ENV): Settings {
+  const all: Values = { ...BASE, ...values }
+  return readInputs(name => all[name] ?? '', env, workspace)
+}
+
+function errorOf(values: Values, env: NodeJS.ProcessEnv = ENV): InputError {
+  let caught: unknown
+  try {
+    read(values, env)
+  } catch (error) {
+    caught = error
+  }
+  if (!(caught instanceof InputError)) {
+    throw new Error(`expected an InputError, got ${String(caught)}`)
+  }
+  return caught
+}
+
+/**
+ * Every input error names the input and quotes the value as JSON, so a
+ * value with spaces or newlines is visible in the log.
+ */
+function expectInputError(
+  values: Values,
+  input: string,
+  value: string,
+  env: NodeJS.ProcessEnv = ENV
+): InputError {
+  const error = errorOf(values, env)
+  expect(error.name).toBe('InputError')
+  expect(error.input).toBe(input)
+  expect(error.value).toBe(value)
+  expect(error.message).toContain(`"${input}"`)
+  expect(error.message).toContain(JSON.stringify(value))
+  return error
+}
+
+describe('a valid full set of inputs', () => {
+  test('reads every input into settings', () => {
+    const repositoryPolicy = JSON.stringify(
+      JSON.parse(
+        readFileSync(
+          path.join(fixtures, 'policies', 'repository-policy.json'),
+          'utf8'
+        )
+      ),
+      null,
+      2
+    )
+    const settings = read({
+      repository: ' shop/api ',
+      tags: 'v1.2.3\nlatest, sha-0a1b2c3\nlatest',
+      context: 'app',
+      dockerfile: 'docker/prod.Dockerfile',
+      'build-args': 'NODE_ENV=production\nURLS=a=1,b=2',
+      target: 'runtime',
+      labels: 'org.opencontainers.image.source=https://github.com/acme/shop',
+      push: 'true',
+      region: 'eu-west-1',
+      'registry-id': '123456789012',
+      'create-repository': 'false',
+      'image-tag-mutability': 'IMMUTABLE_WITH_EXCLUSION',
+      'image-tag-mutability-exclusion-filters': 'latest, dev-*',
+      'scan-on-push': 'False',
+      'encryption-type': 'KMS',
+      'kms-key': `arn:aws:kms:eu-west-1:123456789012:key/${KEY_ID}`,
+      'repository-tags': 'team=shop\ncost-center = 42',
+      'lifecycle-policy': 'policies/lifecycle.json',
+      'repository-policy': repositoryPolicy,
+      'keep-login': 'TRUE'
+    })
+
+    const expected: Settings = {
+      repository: 'shop/api',
+      tags: ['v1.2.3', 'latest', 'sha-0a1b2c3'],
+      context: path.join(workspace, 'app'),
+      dockerfile: path.join(workspace, 'docker', 'prod.Dockerfile'),
+      buildArgs: ['NODE_ENV=production', 'URLS=a=1,b=2'],
+      target: 'runtime',
+      labels: ['org.opencontainers.image.source=https://github.com/acme/shop'],
+      image: undefined,
+      push: true,
+      region: 'eu-west-1',
+      partition: 'aws',
+      registryId: '123456789012',
+      createRepository: false,
+      imageTagMutability: 'IMMUTABLE_WITH_EXCLUSION',
+      mutabilityExclusionFilters: ['latest', 'dev-*'],
+      scanOnPush: false,
+      encryptionType: 'KMS',
+      kmsKey: `arn:aws:kms:eu-west-1:123456789012:key/${KEY_ID}`,
+      repositoryTags: [
+        { Key: 'team', Value: 'shop' },
+        { Key: 'cost-center', Value: '42' }
+      ],
+      lifecyclePolicy: JSON.stringify(
+        JSON.parse(
+          readFileSync(
+            path.join(fixtures, 'policies', 'lifecycle.json'),
+            'utf8'
+          )
+        )
+      ),
+      repositoryPolicy: JSON.stringify(JSON.parse(repositoryPolicy)),
+      keepLogin: true
+    }
+    expect(settings).toEqual(expected)
+  })
+
+  test('only the repository is needed: everything else has a default', () => {
+    const expected: Settings = {
+      repository: 'shop/api',
+      tags: ['latest'],
+      context: workspace,
+      dockerfile: path.join(workspace, 'Dockerfile'),
+      buildArgs: [],
+      target: undefined,
+      labels: [],
+      image: undefined,
+      push: true,
+      region: 'us-east-1',
+      partition: 'aws',
+      registryId: undefined,
+      createRepository: true,
+      imageTagMutability: 'MUTABLE',
+      mutabilityExclusionFilters: [],
+      scanOnPush: true,
+      encryptionType: 'AES256',
+      kmsKey: undefined,
+      repositoryTags: [],
+      lifecyclePolicy: undefined,
+      repositoryPolicy: undefined,
+      keepLogin: false
+    }
+    expect(read()).toEqual(expected)
+  })
+})
+
+describe('repository', () => {
+  test.each([
+    { value: 'Shop/API', reason: 'lower case' },
+    { value: 'shop api', reason: 'not a valid ECR repository name' },
+    { value: '..', reason: 'not a valid ECR repository name' },
+    { value: 'shop/../api', reason: 'not a valid ECR repository name' },
+    { value: '/shop/api', reason: 'not a valid ECR repository name' },
+    { value: 'shop/api/', reason: 'not a valid ECR repository name' },
+    { value: 'shop//api', reason: 'not a valid ECR repository name' },
+    { value: '-api', reason: 'not a valid ECR repository name' },
+    { value: 'api-', reason: 'not a valid ECR repository name' },
+    { value: 'shop/api:latest', reason: 'not a valid ECR repository name' },
+    { value: 'a', reason: 'is 1 characters long: ECR allows 2 to 256' },
+    { value: 'a'.repeat(257), reason: 'is 257 characters long' },
+    { value: '', reason: 'is empty: it is required' },
+    { value: '   ', reason: 'is empty: it is required' }
+  ])('refuses %j', ({ value, reason }) => {
+    const error = expectInputError({ repository: value }, 'repository', value)
+    expect(error.message).toContain(reason)
+  })
+
+  test('only names a lower-case rule when the name has upper case', () => {
+    const error = errorOf({ repository: 'shop//api' })
+    expect(error.message).not.toContain('lower case')
+  })
+
+  test.each(['ab', 'shop/api', 'a/b/c', 'api-v2.x_y', 'a'.repeat(256)])(
+    'accepts %s',
+    value => {
+      expect(read({ repository: value }).repository).toBe(value)
+    }
+  )
+
+  test('a bad repository is reported before a missing Dockerfile', () => {
+    expectInputError(
+      { repository: 'Shop', context: 'empty' },
+      'repository',
+      'Shop'
+    )
+  })
+})
+
+describe('tags', () => {
+  test.each([
+    { value: 'my tag', tag: 'my tag' },
+    { value: '-lead', tag: '-lead' },
+    { value: '.lead', tag: '.lead' },
+    { value: 'a'.repeat(129), tag: 'a'.repeat(129) },
+    { value: 'a;rm -rf /', tag: 'a;rm -rf /' },
+    { value: '$(id)', tag: '$(id)' },
+    { value: 'latest, v1:2', tag: 'v1:2' },
+    { value: 'v1/beta', tag: 'v1/beta' }
+  ])('refuses $value, quoting the bad tag', ({ value, tag }) => {
+    const error = expectInputError({ tags: value }, 'tags', value)
+    expect(error.message).toContain(`contains ${JSON.stringify(tag)}`)
+  })
+
+  test.each([',,', ' , \n , ', '\n', '  '])(
+    'refuses %j, which has no tag',
+    value => {
+      const error = expectInputError({ tags: value }, 'tags', value)
+      expect(error.message).toContain('has no tag')
+    }
+  )
+
+  test('splits on newlines and commas, trims, and drops duplicates', () => {
+    expect(read({ tags: '  v1 ,latest\nv1\n\n sha-1 ,latest,' }).tags).toEqual([
+      'v1',
+      'latest',
+      'sha-1'
+    ])
+  })
+
+  test.each(['a'.repeat(128), '_private', 'V1.0-rc_1', '2024.06.01'])(
+    'accepts %s',
+    tag => {
+      expect(read({ tags: tag }).tags).toEqual([tag])
+    }
+  )
+
+  test('an empty input means latest', () => {
+    expect(read({ tags: '' }).tags).toEqual(['latest'])
+  })
+
+  test('splitList keeps commas when they are not separators', () => {
+    expect(splitList(' A=1,2 \n\n B=3 ', false)).toEqual(['A=1,2', 'B=3'])
+    expect(splitList(' A=1,2 \n\n B=3 ', true)).toEqual(['A=1', '2', 'B=3'])
+  })
+})
+
+describe('region', () => {
+  test.each([
+    {
+      input: 'eu-west-1',
+      env: { AWS_REGION: 'us-east-1', AWS_DEFAULT_REGION: 'ap-south-1' },
+      region: 'eu-west-1'
+    },
+    {
+      input: '',
+      env: { AWS_REGION: 'us-east-1', AWS_DEFAULT_REGION: 'ap-south-1' },
+      region: 'us-east-1'
+    },
+    {
+      input: '',
+      env: { AWS_REGION: '', AWS_DEFAULT_REGION: 'ap-south-1' },
+      region: 'ap-south-1'
+    },
+    {
+      input: '  ',
+      env: { AWS_DEFAULT_REGION: ' ap-south-1 ' },
+      region: 'ap-south-1'
+    }
+  ])('input $input with $env gives $region', ({ input, env, region }) => {
+    expect(read({ region: input }, env).region).toBe(region)
+  })
+
+  test('missing everywhere: the error names the input and both variables', () => {
+    const error = expectInputError({ region: '' }, 'region', '', {})
+    expect(error.message).toContain('AWS_REGION')
+    expect(error.message).toContain('AWS_DEFAULT_REGION')
+  })
+
+  test.each(['US-EAST-1', 'us_east_1', 'us-east', 'useast1', 'us-east-1a'])(
+    'refuses %s as input',
+    value => {
+      const error = expectInputError({ region: value }, 'region', value)
+      expect(error.message).toContain('like us-east-1')
+    }
+  )
+
+  test('a bad input is not replaced by a good AWS_REGION', () => {
+    expectInputError({ region: 'US-EAST-1' }, 'region', 'US-EAST-1', {
+      AWS_REGION: 'us-east-1'
+    })
+  })
+
+  test.each(['AWS_REGION', 'AWS_DEFAULT_REGION'])(
+    'a bad %s is named in the error',
+    variable => {
+      expect(() => read({}, { [variable]: 'US-EAST-1' })).toThrow(
+        `Environment variable ${variable}: "US-EAST-1" is not`
+      )
+    }
+  )
+
+  test.each([
+    ['us-east-1', 'aws'],
+    ['eu-central-2', 'aws'],
+    ['cn-north-1', 'aws-cn'],
+    ['cn-northwest-1', 'aws-cn'],
+    ['us-gov-west-1', 'aws-us-gov'],
+    ['us-gov-east-1', 'aws-us-gov'],
+    ['us-iso-east-1', 'aws-iso'],
+    ['us-isob-east-1', 'aws-iso-b'],
+    ['eu-isoe-west-1', 'aws-iso-e'],
+    ['us-isof-south-1', 'aws-iso-f']
+  ])('partitionOf(%s) is %s', (region, partition) => {
+    expect(partitionOf(region)).toBe(partition)
+  })
+
+  test('settings carry the partition of the region', () => {
+    expect(read({ region: 'cn-north-1' }).partition).toBe('aws-cn')
+    expect(read({ region: 'us-gov-west-1' }).partition).toBe('aws-us-gov')
+  })
+})
+
+describe('registry-id', () => {
+  test.each(['12345678901', '1234567890123', 'acme', '12345678901O'])(
+    'refuses %s',
+    value => {
+      const error = expectInputError(
+        { 'registry-id': value },
+        'registry-id',
+        value
+      )
+      expect(error.message).toContain('12-digit')
+    }
+  )
+
+  test('accepts 12 digits, trimmed', () => {
+    expect(read({ 'registry-id': ' 123456789012 ' }).registryId).toBe(
+      '123456789012'
+    )
+  })
+})
+
+describe('booleans', () => {
+  const inputs = [
+    { input: 'push', key: 'push', fallback: true },
+    { input: 'create-repository', key: 'createRepository', fallback: true },
+    { input: 'scan-on-push', key: 'scanOnPush', fallback: true },
+    { input: 'keep-login', key: 'keepLogin', fallback: false }
+  ] as const
+
+  describe.each(inputs)('$input', ({ input, key, fallback }) => {
+    test.each(['yes', 'maybe', '1', '0', 'on', 'ture', 'true false'])(
+      'refuses %s',
+      value => {
+        const error = expectInputError({ [input]: value }, input, value)
+        expect(error.message).toContain('use true or false')
+      }
+    )
+
+    test.each([
+      ['true', true],
+      ['True', true],
+      ['TRUE', true],
+      [' true ', true],
+      ['false', false],
+      ['False', false],
+      ['FALSE', false]
+    ])('reads %j as %s', (value, expected) => {
+      expect(read({ [input]: value })[key]).toBe(expected)
+    })
+
+    test(`empty is ${String(fallback)}`, () => {
+      expect(read({ [input]: '' })[key]).toBe(fallback)
+    })
+  })
+})
+
+describe('enums', () => {
+  test.each([
+    { input: 'image-tag-mutability', value: 'mutable', hint: 'MUTABLE' },
+    { input: 'image-tag-mutability', value: 'Immutable', hint: 'IMMUTABLE' },
+    { input: 'encryption-type', value: 'kms', hint: 'KMS' },
+    { input: 'encryption-type', value: 'aes256', hint: 'AES256' }
+  ])('$input $value: did you mean $hint?', ({ input, value, hint }) => {
+    const error = expectInputError({ [input]: value }, input, value)
+    expect(error.message).toContain(`(did you mean ${hint}?)`)
+  })
+
+  test.each([
+    { input: 'image-tag-mutability', value: 'MUTABLE_WITH_EXCLUSIONS' },
+    { input: 'image-tag-mutability', value: 'READONLY' },
+    { input: 'encryption-type', value: 'AES-256' },
+    { input: 'encryption-type', value: 'SSE-KMS' }
+  ])('$input $value: lists the choices, no hint', ({ input, value }) => {
+    const error = expectInputError({ [input]: value }, input, value)
+    expect(error.message).toContain('is not one of')
+    expect(error.message).not.toContain('did you mean')
+  })
+
+  test('the mutability error lists all four choices', () => {
+    expect(errorOf({ 'image-tag-mutability': 'x' }).message).toContain(
+      'MUTABLE, IMMUTABLE, MUTABLE_WITH_EXCLUSION, IMMUTABLE_WITH_EXCLUSION'
+    )
+  })
+
+  test('values are trimmed', () => {
+    const settings = read({
+      'image-tag-mutability': ' IMMUTABLE ',
+      'encryption-type': ' KMS_DSSE '
+    })
+    expect(settings.imageTagMutability).toBe('IMMUTABLE')
+    expect(settings.encryptionType).toBe('KMS_DSSE')
+  })
+})
+
+describe('image-tag-mutability-exclusion-filters', () => {
+  const input = 'image-tag-mutability-exclusion-filters'
+
+  test.each(['MUTABLE_WITH_EXCLUSION', 'IMMUTABLE_WITH_EXCLUSION'])(
+    'are required with %s',
+    mutability => {
+      for (const value of ['', ' , ']) {
+        const error = expectInputError(
+          { 'image-tag-mutability': mutability, [input]: value },
+          input,
+          value
+        )
+        expect(error.message).toContain(`${mutability} needs at least one`)
+      }
+    }
+  )
+
+  test.each(['MUTABLE', 'IMMUTABLE'])('are refused with %s', mutability => {
+    const error = expectInputError(
+      { 'image-tag-mutability': mutability, [input]: 'latest' },
+      input,
+      'latest'
+    )
+    expect(error.message).toContain(`not ${mutability}`)
+  })
+
+  test('are refused beyond 5', () => {
+    const value = 'a,b,c,d,e,f'
+    const error = expectInputError(
+      { 'image-tag-mutability': 'IMMUTABLE_WITH_EXCLUSION', [input]: value },
+      input,
+      value
+    )
+    expect(error.message).toContain('5')
+  })
+
+  test.each(['release/*', 'dev?', 'a b', 'x'.repeat(129)])(
+    'refuses the filter %s',
+    filter => {
+      const value = `latest,${filter}`
+      const error = expectInputError(
+        { 'image-tag-mutability': 'IMMUTABLE_WITH_EXCLUSION', [input]: value },
+        input,
+        value
+      )
+      expect(error.message).toContain(`contains ${JSON.stringify(filter)}`)
+    }
+  )
+
+  test('are split, trimmed, and kept in order', () => {
+    expect(
+      read({
+        'image-tag-mutability': 'MUTABLE_WITH_EXCLUSION',
+        [input]: 'latest\n dev-* , pr-*.build'
+      }).mutabilityExclusionFilters
+    ).toEqual(['latest', 'dev-*', 'pr-*.build'])
+  })
+})
+
+describe('kms-key', () => {
+  test('is refused with AES256', () => {
+    const error = expectInputError(
+      { 'kms-key': 'alias/ecr' },
+      'kms-key',
+      'alias/ecr'
+    )
+    expect(error.message).toContain('KMS or KMS_DSSE')
+  })
+
+  test.each([
+    'my key',
+    'alias',
+    'arn:aws:kms:us-east-1:12345:key/abc',
+    'arn:aws:s3:::bucket',
+    '1234ABCD-12AB-34CD-56EF-1234567890AB',
+    'alias/my key'
+  ])('refuses %j', value => {
+    const error = expectInputError(
+      { 'encryption-type': 'KMS', 'kms-key': value },
+      'kms-key',
+      value
+    )
+    expect(error.message).toContain('is not a KMS key')
+  })
+
+  test.each([
+    ['KMS', `arn:aws:kms:us-east-1:123456789012:key/${KEY_ID}`],
+    ['KMS', 'arn:aws:kms:us-east-1:123456789012:alias/ecr-images'],
+    ['KMS', `arn:aws-us-gov:kms:us-gov-west-1:123456789012:key/${KEY_ID}`],
+    ['KMS', KEY_ID],
+    ['KMS', `mrk-${'0123456789abcdef'.repeat(2)}`],
+    ['KMS_DSSE', 'alias/ecr-images']
+  ])('accepts %s key %s', (encryption, key) => {
+    const settings = read({ 'encryption-type': encryption, 'kms-key': key })
+    expect(settings.kmsKey).toBe(key)
+  })
+
+  test('is optional with KMS', () => {
+    expect(read({ 'encryption-type': 'KMS' }).kmsKey).toBeUndefined()
+  })
+})
+
+describe('repository-tags', () => {
+  const input = 'repository-tags'
+
+  test.each([
+    { value: 'team', reason: 'each line must be key=value' },
+    { value: '=shop', reason: 'each line must be key=value' },
+    { value: 'team=shop\nowner', reason: '"owner"' },
+    { value: `${'k'.repeat(129)}=v`, reason: 'keys up to 128' },
+    { value: `k=${'v'.repeat(257)}`, reason: 'values up to 256' },
+    { value: 'aws:cloudformation:stack-name=x', reason: 'reserved' },
+    { value: 'AWS:team=x', reason: 'reserved' },
+    { value: 'team=shop&co', reason: 'AWS tags allow' },
+    { value: 'te$am=shop', reason: 'AWS tags allow' },
+    { value: 'team=shop,owner=me', reason: 'AWS tags allow' }
+  ])('refuses %j', ({ value, reason }) => {
+    const error = expectInputError({ [input]: value }, input, value)
+    expect(error.message).toContain(reason)
+  })
+
+  test('reads key=value lines, trimmed, values may be empty', () => {
+    expect(
+      read({
+        [input]: `team=shop\n owner = platform team \nempty=\n${'k'.repeat(128)}=a=b`
+      }).repositoryTags
+    ).toEqual([
+      { Key: 'team', Value: 'shop' },
+      { Key: 'owner', Value: 'platform team' },
+      { Key: 'empty', Value: '' },
+      { Key: 'k'.repeat(128), Value: 'a=b' }
+    ])
+  })
+})
+
+describe.each([
+  { input: 'lifecycle-policy', key: 'lifecyclePolicy', required: 'rules' },
+  {
+    input: 'repository-policy',
+    key: 'repositoryPolicy',
+    required: 'Statement'
+  }
+] as const)('$input', ({ input, key, required }) => {
+  const valid =
+    input === 'lifecycle-policy'
+      ? { rules: [{ rulePriority: 1, action: { type: 'expire' } }] }
+      : { Version: '2012-10-17', Statement: [] }
+  const file =
+    input === 'lifecycle-policy'
+      ? 'policies/lifecycle.json'
+      : 'policies/repository-policy.json'
+
+  test('inline JSON comes back compact', () => {
+    const inline = `\n${JSON.stringify(valid, null, 4)}\n`
+    expect(read({ [input]: inline })[key]).toBe(JSON.stringify(valid))
+  })
+
+  test('a file path, relative to the workspace, is read', () => {
+    const text = readFileSync(path.join(workspace, file), 'utf8')
+    expect(text).toContain('\n  ')
+    expect(read({ [input]: file })[key]).toBe(JSON.stringify(JSON.parse(text)))
+  })
+
+  test('an absolute file path is read', () => {
+    expect(read({ [input]: path.join(workspace, file) })[key]).toBeDefined()
+  })
+
+  test('empty is undefined', () => {
+    expect(read({ [input]: '  ' })[key]).toBeUndefined()
+  })
+
+  test.each([
+    {
+      value: 'policies/missing.json',
+      reason: 'is neither JSON text nor a file'
+    },
+    { value: 'policies', reason: 'is neither JSON text nor a file' },
+    { value: '{"rules": [}', reason: 'is not valid JSON' },
+    { value: 'policies/broken.json', reason: 'is not valid JSON' },
+    { value: 'policies/array.json', reason: 'is not a JSON object' }
+  ])('refuses $value', ({ value, reason }) => {
+    const error = expectInputError({ [input]: value }, input, value)
+    expect(error.message).toContain(reason)
+  })
+
+  test('refuses an inline JSON array', () => {
+    expectInputError({ [input]: '[{"a":1}]' }, input, '[{"a":1}]')
+  })
+
+  test(`refuses JSON without "${required}"`, () => {
+    const value = JSON.stringify({ Version: '2012-10-17', rule: [] })
+    const error = expectInputError({ [input]: value }, input, value)
+    expect(error.message).toContain(`has no "${required}" key`)
+  })
+})
+
+test('a lifecycle policy in a file without rules is refused', () => {
+  const error = expectInputError(
+    { 'lifecycle-policy': 'policies/no-rules.json' },
+    'lifecycle-policy',
+    'policies/no-rules.json'
+  )
+  expect(error.message).toContain('has no "rules" key')
+})
+
+describe('context and dockerfile', () => {
+  test('the default Dockerfile is inside the context', () => {
+    const settings = read({ context: 'app' })
+    expect(settings.context).toBe(path.join(workspace, 'app'))
+    expect(settings.dockerfile).toBe(path.join(workspace, 'app', 'Dockerfile'))
+  })
+
+  test('a dockerfile path is relative to the workspace, not the context', () => {
+    const settings = read({
+      context: 'app',
+      dockerfile: 'docker/prod.Dockerfile'
+    })
+    expect(settings.dockerfile).toBe(
+      path.join(workspace, 'docker', 'prod.Dockerfile')
+    )
+  })
+
+  test('paths are absolute', () => {
+    const settings = read({ context: './app/', dockerfile: ' Dockerfile ' })
+    expect(path.isAbsolute(settings.context)).toBe(true)
+    expect(settings.context).toBe(path.join(workspace, 'app'))
+    expect(settings.dockerfile).toBe(path.join(workspace, 'Dockerfile'))
+  })
+
+  test.each(['missing-dir', 'Dockerfile'])(
+    'refuses the context %s, which is not a directory',
+    value => {
+      const error = expectInputError({ context: value }, 'context', value)
+      expect(error.message).toContain(path.join(workspace, value))
+    }
+  )
+
+  test.each(['docker/missing.Dockerfile', 'docker'])(
+    'refuses the dockerfile %s, which is not a file',
+    value => {
+      const error = expectInputError({ dockerfile: value }, 'dockerfile', value)
+      expect(error.message).toContain(path.join(workspace, value))
+    }
+  )
+
+  test('a context without a Dockerfile names where it looked', () => {
+    const error = expectInputError(
+      { context: 'empty' },
+      'dockerfile',
+      'empty/Dockerfile'
+    )
+    expect(error.message).toContain(path.join(workspace, 'empty', 'Dockerfile'))
+  })
+
+  test.each(['run time', '--no-cache', '-x'])(
+    'refuses the target %j',
+    value => {
+      expectInputError({ target: value }, 'target', value)
+    }
+  )
+
+  test('accepts a target, trimmed', () => {
+    expect(read({ target: ' build-stage.2 ' }).target).toBe('build-stage.2')
+  })
+})
+
+describe('build-args and labels', () => {
+  test.each([
+    { input: 'build-args', value: 'FOO', line: 'FOO' },
+    { input: 'build-args', value: '=x', line: '=x' },
+    { input: 'build-args', value: 'A=1\n1FOO=x', line: '1FOO=x' },
+    { input: 'build-args', value: 'FOO BAR=x', line: 'FOO BAR=x' },
+    { input: 'build-args', value: '--network=host', line: '--network=host' },
+    { input: 'labels', value: 'maintainer', line: 'maintainer' },
+    { input: 'labels', value: '=x', line: '=x' },
+    { input: 'labels', value: 'my label=x', line: 'my label=x' }
+  ])('refuses %j', ({ input, value, line }) => {
+    const error = expectInputError({ [input]: value }, input, value)
+    expect(error.message).toContain(`has the line ${JSON.stringify(line)}`)
+  })
+
+  test('build-args keep commas and further = in values', () => {
+    expect(
+      read({
+        'build-args': 'URLS=a=1,b=2\n\nEMPTY=\n  NODE_ENV=production  '
+      }).buildArgs
+    ).toEqual(['URLS=a=1,b=2', 'EMPTY=', 'NODE_ENV=production'])
+  })
+
+  test('labels keep commas, = and slashes', () => {
+    expect(
+      read({
+        labels:
+          'org.opencontainers.image.source=https://github.com/acme/shop\n' +
+          'com.acme/teams=a,b=c'
+      }).labels
+    ).toEqual([
+      'org.opencontainers.image.source=https://github.com/acme/shop',
+      'com.acme/teams=a,b=c'
+    ])
+  })
+})
+
+describe('image', () => {
+  test.each([
+    { input: 'dockerfile', value: 'Dockerfile' },
+    { input: 'build-args', value: 'A=1' },
+    { input: 'target', value: 'runtime' },
+    { input: 'labels', value: 'a=b' }
+  ])('refuses $input with image', ({ input, value }) => {
+    const error = expectInputError(
+      { image: 'my-app:1.0', [input]: value },
+      input,
+      value
+    )
+    expect(error.message).toContain('"my-app:1.0"')
+  })
+
+  test.each([
+    'My-App:1.0',
+    '--help',
+    '-q',
+    'my app',
+    'my-app:1.0 --push',
+    'my-app:-x',
+    'my-app@sha256:abc'
+  ])('refuses the reference %j', value => {
+    const error = expectInputError({ image: value }, 'image', value)
+    expect(error.message).toContain('is not a local image reference')
+  })
+
+  test.each([
+    'my-app:1.0',
+    'my-app',
+    'ghcr.io/acme/app:1.0',
+    'localhost:5000/app',
+    `my-app@sha256:${HEX64}`,
+    `sha256:${HEX64}`,
+    '0123456789ab'
+  ])('accepts %s and builds nothing', value => {
+    const settings = read({ image: value, context: 'missing-dir' })
+    expect(settings.image).toBe(value)
+    expect(settings.context).toBe('')
+    expect(settings.dockerfile).toBe('')
+    expect(settings.buildArgs).toEqual([])
+    expect(settings.labels).toEqual([])
+    expect(settings.target).toBeUndefined()
+  })
+})

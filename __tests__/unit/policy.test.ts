@@ -1,0 +1,174 @@
+import { describe, expect, test } from '@jest/globals'
+import { RepositoryNotFoundException } from '@aws-sdk/client-ecr'
+
+import { ARN, accessDenied } from '../fixtures/aws.js'
+import { ActionError } from '../../src/errors.js'
+import {
+  PULL_ACTIONS,
+  PUSH_ACTIONS,
+  allowStatement,
+  explainDenial,
+  isAccessDenied,
+  pullPolicy,
+  pushPolicy,
+  repositoryArn
+} from '../../src/policy.js'
+
+const LOGIN = {
+  Effect: 'Allow',
+  Action: 'ecr:GetAuthorizationToken',
+  Resource: '*'
+}
+
+describe('identity policies', () => {
+  test('push: login on "*" in its own statement, the push set on the ARN', () => {
+    expect(JSON.parse(pushPolicy(ARN))).toEqual({
+      Version: '2012-10-17',
+      Statement: [
+        LOGIN,
+        {
+          Effect: 'Allow',
+          Action: [
+            'ecr:BatchCheckLayerAvailability',
+            'ecr:InitiateLayerUpload',
+            'ecr:UploadLayerPart',
+            'ecr:CompleteLayerUpload',
+            'ecr:PutImage',
+            'ecr:BatchGetImage'
+          ],
+          Resource: ARN
+        }
+      ]
+    })
+  })
+
+  test('pull: BatchGetImage and GetDownloadUrlForLayer on the ARN', () => {
+    expect(JSON.parse(pullPolicy(ARN))).toEqual({
+      Version: '2012-10-17',
+      Statement: [
+        LOGIN,
+        {
+          Effect: 'Allow',
+          Action: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer'],
+          Resource: ARN
+        }
+      ]
+    })
+  })
+
+  test('GetAuthorizationToken is never scoped to the repository', () => {
+    expect(PUSH_ACTIONS).not.toContain('ecr:GetAuthorizationToken')
+    expect(PULL_ACTIONS).not.toContain('ecr:GetAuthorizationToken')
+  })
+})
+
+describe('repositoryArn', () => {
+  test.each([
+    [
+      'aws',
+      'us-east-1',
+      'arn:aws:ecr:us-east-1:123456789012:repository/shop/api'
+    ],
+    [
+      'aws-cn',
+      'cn-north-1',
+      'arn:aws-cn:ecr:cn-north-1:123456789012:repository/shop/api'
+    ],
+    [
+      'aws-us-gov',
+      'us-gov-west-1',
+      'arn:aws-us-gov:ecr:us-gov-west-1:123456789012:repository/shop/api'
+    ]
+  ])('%s %s', (partition, region, arn) => {
+    expect(repositoryArn(partition, region, '123456789012', 'shop/api')).toBe(
+      arn
+    )
+  })
+})
+
+describe('allowStatement', () => {
+  test('names the action on the resource', () => {
+    expect(JSON.parse(allowStatement('ecr:PutImage', ARN))).toEqual({
+      Effect: 'Allow',
+      Action: 'ecr:PutImage',
+      Resource: ARN
+    })
+  })
+
+  test('GetAuthorizationToken is always on "*"', () => {
+    expect(
+      JSON.parse(allowStatement('ecr:GetAuthorizationToken', ARN))
+    ).toEqual(LOGIN)
+  })
+})
+
+describe('isAccessDenied', () => {
+  test.each([
+    ['AccessDeniedException', true],
+    ['AccessDenied', true],
+    ['RepositoryNotFoundException', false],
+    ['Error', false]
+  ])('%s: %s', (name, denied) => {
+    expect(isAccessDenied(Object.assign(new Error('x'), { name }))).toBe(denied)
+  })
+
+  test.each([undefined, null, 'AccessDeniedException', 42])(
+    '%p is no denial',
+    value => {
+      expect(isAccessDenied(value)).toBe(false)
+    }
+  )
+})
+
+describe('explainDenial', () => {
+  test.each([
+    new Error('socket hang up'),
+    new RepositoryNotFoundException({ message: 'missing', $metadata: {} }),
+    'a string',
+    undefined
+  ])('passes %p through unchanged', error => {
+    expect(explainDenial(error, 'ecr:PutImage', ARN)).toBe(error)
+  })
+
+  test('names the action, the resource AWS checked, and the statement', () => {
+    const checked = 'arn:aws:ecr:us-east-1:210987654321:repository/shop/api'
+    const denial = accessDenied('ecr:CreateRepository', checked)
+
+    const explained = explainDenial(denial, 'ecr:CreateRepository', ARN)
+
+    expect(explained).toBeInstanceOf(ActionError)
+    const message = (explained as Error).message
+    expect(message.split('\n')).toEqual([
+      `ecr:CreateRepository was denied on ${checked}.`,
+      `AWS said: ${denial.message}`,
+      'Allow it in the policy of the role or user this job runs as:',
+      JSON.stringify({
+        Effect: 'Allow',
+        Action: 'ecr:CreateRepository',
+        Resource: checked
+      })
+    ])
+    expect(message).not.toContain(ARN)
+  })
+
+  test('an AWS text ending with the resource is read too', () => {
+    const denial = Object.assign(
+      new Error(
+        `User: x is not authorized to perform: ecr:PutImage on resource: ${ARN}`
+      ),
+      { name: 'AccessDenied' }
+    )
+    const message = (explainDenial(denial, 'ecr:PutImage', 'guess') as Error)
+      .message
+    expect(message).toContain(`ecr:PutImage was denied on ${ARN}.`)
+    expect(message).not.toContain('guess')
+  })
+
+  test('without a resource in the AWS text, uses the one given', () => {
+    const message = (
+      explainDenial(accessDenied('ecr:PutImage'), 'ecr:PutImage', ARN) as Error
+    ).message
+    expect(message).toContain(`ecr:PutImage was denied on ${ARN}.`)
+    expect(message).toContain(`"Resource":"${ARN}"`)
+  })
+})

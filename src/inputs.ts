@@ -1,0 +1,533 @@
+import * as core from '@actions/core'
+import { existsSync, readFileSync, statSync } from 'node:fs'
+import path from 'node:path'
+
+import { ActionError, InputError, quote } from './errors.js'
+
+export const MUTABILITIES = [
+  'MUTABLE',
+  'IMMUTABLE',
+  'MUTABLE_WITH_EXCLUSION',
+  'IMMUTABLE_WITH_EXCLUSION'
+] as const
+export type Mutability = (typeof MUTABILITIES)[number]
+
+export const ENCRYPTION_TYPES = ['AES256', 'KMS', 'KMS_DSSE'] as const
+export type EncryptionType = (typeof ENCRYPTION_TYPES)[number]
+
+/** Everything the run needs to know, read and checked once. */
+export interface Settings {
+  /** Repository name, with `/` namespaces (`shop/api`). */
+  repository: string
+  /** Tags to push, in the order given, without duplicates. */
+  tags: string[]
+  /** Absolute path of the build context. */
+  context: string
+  /** Absolute path of the Dockerfile. */
+  dockerfile: string
+  /** `NAME=value` pairs for `--build-arg`. */
+  buildArgs: string[]
+  /** Build stage, or undefined for the last one. */
+  target: string | undefined
+  /** `name=value` pairs for `--label`. */
+  labels: string[]
+  /** A local image to tag and push instead of building. */
+  image: string | undefined
+  /** False: build and check, but create and push nothing. */
+  push: boolean
+  region: string
+  /** The AWS partition of the region, for ARNs. */
+  partition: string
+  /** The registry's account; undefined means the caller's own. */
+  registryId: string | undefined
+  createRepository: boolean
+  imageTagMutability: Mutability
+  /** Wildcard filters for the `*_WITH_EXCLUSION` mutabilities. */
+  mutabilityExclusionFilters: string[]
+  scanOnPush: boolean
+  encryptionType: EncryptionType
+  kmsKey: string | undefined
+  /** AWS resource tags for a repository this run creates. */
+  repositoryTags: { Key: string; Value: string }[]
+  /** Lifecycle policy as compact JSON text. */
+  lifecyclePolicy: string | undefined
+  /** Repository policy as compact JSON text. */
+  repositoryPolicy: string | undefined
+  /** Log in to the job's docker config and leave it for later steps. */
+  keepLogin: boolean
+}
+
+/** Reads an input by its action.yml name; '' when not set. */
+export type InputReader = (name: string) => string
+
+/** Reads every input from the runner and checks it. */
+export function getInputs(): Settings {
+  const settings = readInputs(
+    name => core.getInput(name),
+    process.env,
+    process.cwd()
+  )
+  core.debug(`Settings: ${JSON.stringify(settings)}`)
+  return settings
+}
+
+// ECR's own rule for repository names (CreateRepository API reference).
+const REPOSITORY_NAME =
+  /^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/
+// Docker's rule for a tag.
+const TAG = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/
+const REGION = /^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$/
+const ACCOUNT = /^\d{12}$/
+const BUILD_ARG_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
+const LABEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._/-]*$/
+const TARGET = /^[A-Za-z0-9][A-Za-z0-9._-]*$/
+// A docker image reference: name[:tag][@digest], or an image id.
+const IMAGE_REFERENCE =
+  /^[a-z0-9][a-z0-9._-]*(?::\d+)?(?:\/[a-z0-9][a-z0-9._-]*)*(?::[A-Za-z0-9_][A-Za-z0-9._-]{0,127})?(?:@sha256:[a-f0-9]{64})?$|^(?:sha256:)?[a-f0-9]{12,64}$/
+// ECR's rule for a tag-mutability exclusion filter.
+const EXCLUSION_FILTER = /^[A-Za-z0-9._*-]{1,128}$/
+const KMS_KEY =
+  /^(?:arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(?:key|alias)\/[A-Za-z0-9/_-]+|alias\/[A-Za-z0-9/_-]+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$/
+// AWS resource tag characters (Tagging AWS resources, tag naming limits).
+const TAG_TEXT = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u
+
+export function readInputs(
+  input: InputReader,
+  env: NodeJS.ProcessEnv,
+  cwd: string
+): Settings {
+  const repository = readRepository(input('repository'))
+  const tags = readTags(input('tags') || 'latest')
+  const image = optional(input('image'))
+  const region = readRegion(input('region'), env)
+  const imageTagMutability = readEnum(
+    'image-tag-mutability',
+    input('image-tag-mutability') || 'MUTABLE',
+    MUTABILITIES
+  )
+  const encryptionType = readEnum(
+    'encryption-type',
+    input('encryption-type') || 'AES256',
+    ENCRYPTION_TYPES
+  )
+  const build = image ? readImageOnly(input, image) : readBuild(input, cwd)
+
+  return {
+    repository,
+    tags,
+    ...build,
+    image: image ? readImage(image) : undefined,
+    push: readBoolean('push', input('push'), true),
+    region,
+    partition: partitionOf(region),
+    registryId: readRegistryId(input('registry-id')),
+    createRepository: readBoolean(
+      'create-repository',
+      input('create-repository'),
+      true
+    ),
+    imageTagMutability,
+    mutabilityExclusionFilters: readExclusionFilters(
+      input('image-tag-mutability-exclusion-filters'),
+      imageTagMutability
+    ),
+    scanOnPush: readBoolean('scan-on-push', input('scan-on-push'), true),
+    encryptionType,
+    kmsKey: readKmsKey(input('kms-key'), encryptionType),
+    repositoryTags: readRepositoryTags(input('repository-tags')),
+    lifecyclePolicy: readPolicy(
+      'lifecycle-policy',
+      input('lifecycle-policy'),
+      cwd,
+      'rules'
+    ),
+    repositoryPolicy: readPolicy(
+      'repository-policy',
+      input('repository-policy'),
+      cwd,
+      'Statement'
+    ),
+    keepLogin: readBoolean('keep-login', input('keep-login'), false)
+  }
+}
+
+function optional(value: string): string | undefined {
+  const trimmed = value.trim()
+  return trimmed === '' ? undefined : trimmed
+}
+
+/** Splits a list input on newlines and, where allowed, commas. */
+export function splitList(value: string, commas: boolean): string[] {
+  const separator = commas ? /[\n,]/ : /\n/
+  return value
+    .split(separator)
+    .map(item => item.trim())
+    .filter(item => item !== '')
+}
+
+export function readBoolean(
+  name: string,
+  value: string,
+  fallback: boolean
+): boolean {
+  const word = value.trim()
+  if (word === '') return fallback
+  // The same words the YAML 1.2 core schema and core.getBooleanInput accept.
+  if (['true', 'True', 'TRUE'].includes(word)) return true
+  if (['false', 'False', 'FALSE'].includes(word)) return false
+  throw new InputError(name, value, 'is not a boolean: use true or false')
+}
+
+function readEnum<T extends string>(
+  name: string,
+  value: string,
+  allowed: readonly T[]
+): T {
+  const word = value.trim()
+  const found = allowed.find(candidate => candidate === word)
+  if (found) return found
+  const sameLetters = allowed.find(
+    candidate => candidate === word.toUpperCase()
+  )
+  const hint = sameLetters ? ` (did you mean ${sameLetters}?)` : ''
+  throw new InputError(
+    name,
+    value,
+    `is not one of ${allowed.join(', ')}${hint}`
+  )
+}
+
+export function readRepository(value: string): string {
+  const name = value.trim()
+  if (name === '') {
+    throw new InputError('repository', value, 'is empty: it is required')
+  }
+  if (name.length < 2 || name.length > 256) {
+    throw new InputError(
+      'repository',
+      value,
+      `is ${name.length} characters long: ECR allows 2 to 256`
+    )
+  }
+  if (!REPOSITORY_NAME.test(name)) {
+    const hint =
+      name !== name.toLowerCase()
+        ? ' (ECR repository names are lower case)'
+        : ''
+    throw new InputError(
+      'repository',
+      value,
+      'is not a valid ECR repository name: use lower-case letters, ' +
+        'digits and . _ - between them, with / between namespaces' +
+        hint
+    )
+  }
+  return name
+}
+
+export function readTags(value: string): string[] {
+  const tags = [...new Set(splitList(value, true))]
+  if (tags.length === 0) {
+    throw new InputError('tags', value, 'has no tag')
+  }
+  for (const tag of tags) {
+    if (!TAG.test(tag)) {
+      throw new InputError(
+        'tags',
+        value,
+        `contains ${quote(tag)}, which is not a valid tag: up to 128 ` +
+          'letters, digits, _ . -, not starting with . or -'
+      )
+    }
+  }
+  return tags
+}
+
+function readRegion(value: string, env: NodeJS.ProcessEnv): string {
+  const sources: [string, string | undefined][] = [
+    ['input "region"', value],
+    ['AWS_REGION', env.AWS_REGION],
+    ['AWS_DEFAULT_REGION', env.AWS_DEFAULT_REGION]
+  ]
+  for (const [source, candidate] of sources) {
+    const region = candidate?.trim()
+    if (!region) continue
+    if (!REGION.test(region)) {
+      if (source !== 'input "region"') {
+        throw new ActionError(
+          `Environment variable ${source}: ${quote(candidate ?? '')} is ` +
+            'not an AWS region name like us-east-1'
+        )
+      }
+      throw new InputError(
+        'region',
+        candidate ?? '',
+        'is not an AWS region name like us-east-1'
+      )
+    }
+    return region
+  }
+  throw new InputError(
+    'region',
+    value,
+    'is empty and neither AWS_REGION nor AWS_DEFAULT_REGION is set: ' +
+      'set the input, or run aws-actions/configure-aws-credentials first'
+  )
+}
+
+/** The AWS partition a region belongs to, as ARNs spell it. */
+export function partitionOf(region: string): string {
+  if (region.startsWith('cn-')) return 'aws-cn'
+  if (region.startsWith('us-gov-')) return 'aws-us-gov'
+  if (region.startsWith('us-isob-')) return 'aws-iso-b'
+  if (region.startsWith('us-iso-')) return 'aws-iso'
+  if (region.startsWith('eu-isoe-')) return 'aws-iso-e'
+  if (region.startsWith('us-isof-')) return 'aws-iso-f'
+  return 'aws'
+}
+
+function readRegistryId(value: string): string | undefined {
+  const id = optional(value)
+  if (id !== undefined && !ACCOUNT.test(id)) {
+    throw new InputError(
+      'registry-id',
+      value,
+      'is not a 12-digit AWS account ID'
+    )
+  }
+  return id
+}
+
+function readImage(value: string): string {
+  if (!IMAGE_REFERENCE.test(value)) {
+    throw new InputError(
+      'image',
+      value,
+      'is not a local image reference like my-app:1.0 or an image ID'
+    )
+  }
+  return value
+}
+
+type BuildSettings = Pick<
+  Settings,
+  'context' | 'dockerfile' | 'buildArgs' | 'target' | 'labels'
+>
+
+/** With `image`, nothing is built: build inputs would silently do nothing. */
+function readImageOnly(input: InputReader, image: string): BuildSettings {
+  for (const name of ['dockerfile', 'build-args', 'target', 'labels']) {
+    const value = input(name)
+    if (value.trim() !== '') {
+      throw new InputError(
+        name,
+        value,
+        `cannot be used with image ${quote(image)}: ` +
+          'nothing is built when an existing image is pushed'
+      )
+    }
+  }
+  return {
+    context: '',
+    dockerfile: '',
+    buildArgs: [],
+    target: undefined,
+    labels: []
+  }
+}
+
+function readBuild(input: InputReader, cwd: string): BuildSettings {
+  const contextValue = input('context') || '.'
+  const context = path.resolve(cwd, contextValue.trim())
+  if (!isDirectory(context)) {
+    throw new InputError(
+      'context',
+      contextValue,
+      `is not a directory (looked for ${context})`
+    )
+  }
+
+  const dockerfileValue = input('dockerfile')
+  const dockerfile = dockerfileValue.trim()
+    ? path.resolve(cwd, dockerfileValue.trim())
+    : path.join(context, 'Dockerfile')
+  if (!isFile(dockerfile)) {
+    throw new InputError(
+      'dockerfile',
+      dockerfileValue || `${contextValue}/Dockerfile`,
+      `is not a file (looked for ${dockerfile})`
+    )
+  }
+
+  const targetValue = input('target')
+  const target = optional(targetValue)
+  if (target !== undefined && !TARGET.test(target)) {
+    throw new InputError('target', targetValue, 'is not a build stage name')
+  }
+
+  return {
+    context,
+    dockerfile,
+    buildArgs: readPairs('build-args', input('build-args'), BUILD_ARG_NAME),
+    target,
+    labels: readPairs('labels', input('labels'), LABEL_NAME)
+  }
+}
+
+/** `NAME=value` lines; values may hold commas and further `=`. */
+function readPairs(name: string, value: string, key: RegExp): string[] {
+  return splitList(value, false).map(line => {
+    const equals = line.indexOf('=')
+    const pairName = equals > 0 ? line.slice(0, equals).trim() : ''
+    if (!key.test(pairName)) {
+      throw new InputError(
+        name,
+        value,
+        `has the line ${quote(line)}: each line must be NAME=value`
+      )
+    }
+    return `${pairName}=${line.slice(equals + 1).trimStart()}`
+  })
+}
+
+function readExclusionFilters(value: string, mutability: Mutability) {
+  const filters = splitList(value, true)
+  const needsFilters = mutability.endsWith('_WITH_EXCLUSION')
+  const inputName = 'image-tag-mutability-exclusion-filters'
+  if (needsFilters && filters.length === 0) {
+    throw new InputError(
+      inputName,
+      value,
+      `is empty: ${mutability} needs at least one filter such as latest or dev-*`
+    )
+  }
+  if (!needsFilters && filters.length > 0) {
+    throw new InputError(
+      inputName,
+      value,
+      `only applies to MUTABLE_WITH_EXCLUSION or IMMUTABLE_WITH_EXCLUSION, not ${mutability}`
+    )
+  }
+  if (filters.length > 5) {
+    throw new InputError(inputName, value, 'has more than the 5 ECR allows')
+  }
+  for (const filter of filters) {
+    if (!EXCLUSION_FILTER.test(filter)) {
+      throw new InputError(
+        inputName,
+        value,
+        `contains ${quote(filter)}: a filter is up to 128 letters, ` +
+          'digits, . _ - and * wildcards'
+      )
+    }
+  }
+  return filters
+}
+
+function readKmsKey(
+  value: string,
+  encryption: EncryptionType
+): string | undefined {
+  const key = optional(value)
+  if (key === undefined) return undefined
+  if (encryption === 'AES256') {
+    throw new InputError(
+      'kms-key',
+      value,
+      'needs encryption-type KMS or KMS_DSSE; it is AES256'
+    )
+  }
+  if (!KMS_KEY.test(key)) {
+    throw new InputError(
+      'kms-key',
+      value,
+      'is not a KMS key ARN, key ID, alias/name or alias ARN'
+    )
+  }
+  return key
+}
+
+function readRepositoryTags(value: string) {
+  return splitList(value, false).map(line => {
+    const equals = line.indexOf('=')
+    const key = equals > 0 ? line.slice(0, equals).trim() : ''
+    const tagValue = equals > 0 ? line.slice(equals + 1).trim() : ''
+    if (key === '' || key.length > 128 || tagValue.length > 256) {
+      throw new InputError(
+        'repository-tags',
+        value,
+        `has the line ${quote(line)}: each line must be key=value, ` +
+          'keys up to 128 characters and values up to 256'
+      )
+    }
+    if (!TAG_TEXT.test(key) || !TAG_TEXT.test(tagValue)) {
+      throw new InputError(
+        'repository-tags',
+        value,
+        `has the line ${quote(line)}: AWS tags allow letters, digits, ` +
+          'spaces and _ . : / = + - @'
+      )
+    }
+    if (key.toLowerCase().startsWith('aws:')) {
+      throw new InputError(
+        'repository-tags',
+        value,
+        `has the key ${quote(key)}: the aws: prefix is reserved`
+      )
+    }
+    return { Key: key, Value: tagValue }
+  })
+}
+
+/**
+ * A policy given inline or as a file. Returns compact JSON text so that
+ * the comparison with what the repository has ignores formatting.
+ */
+function readPolicy(
+  name: string,
+  value: string,
+  cwd: string,
+  requiredKey: string
+): string | undefined {
+  const given = value.trim()
+  if (given === '') return undefined
+
+  let text = given
+  if (!/^[[{]/.test(given)) {
+    const file = path.resolve(cwd, given)
+    if (!isFile(file)) {
+      throw new InputError(
+        name,
+        value,
+        `is neither JSON text nor a file that exists (looked for ${file})`
+      )
+    }
+    text = readFileSync(file, 'utf8')
+  }
+
+  let policy: unknown
+  try {
+    policy = JSON.parse(text)
+  } catch (error) {
+    throw new InputError(
+      name,
+      value,
+      `is not valid JSON: ${(error as Error).message}`
+    )
+  }
+  if (typeof policy !== 'object' || policy === null || Array.isArray(policy)) {
+    throw new InputError(name, value, 'is not a JSON object')
+  }
+  if (!(requiredKey in policy)) {
+    throw new InputError(name, value, `has no "${requiredKey}" key`)
+  }
+  return JSON.stringify(policy)
+}
+
+function isDirectory(file: string): boolean {
+  return existsSync(file) && statSync(file).isDirectory()
+}
+
+function isFile(file: string): boolean {
+  return existsSync(file) && statSync(file).isFile()
+}

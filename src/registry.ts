@@ -1,0 +1,164 @@
+import { createHash } from 'node:crypto'
+
+import { ActionError, errorMessage } from './errors.js'
+
+// Every manifest kind ECR stores; the registry answers with the one it has.
+export const MANIFEST_TYPES = [
+  'application/vnd.docker.distribution.manifest.v2+json',
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+  'application/vnd.oci.image.manifest.v1+json',
+  'application/vnd.oci.image.index.v1+json'
+]
+
+/** A manifest exactly as the registry stores it. */
+export interface StoredManifest {
+  /** sha256 of the exact bytes: the digest every reference resolves to. */
+  digest: string
+  mediaType: string
+  body: Buffer
+  /** The image config digest (the local image ID) for single images. */
+  configDigest: string | undefined
+}
+
+export interface RegistryCredentials {
+  registry: string
+  username: string
+  password: string
+}
+
+/**
+ * The registry's own HTTP API (the OCI distribution API that ECR serves
+ * at the same host docker pushes to, with the same token). It answers
+ * what the ECR API cannot: which manifest a tag points at, byte for byte.
+ */
+export class RegistryClient {
+  private readonly authorization: string
+
+  constructor(
+    private readonly credentials: RegistryCredentials,
+    private readonly timeoutMs = 30_000
+  ) {
+    const pair = `${credentials.username}:${credentials.password}`
+    this.authorization = `Basic ${Buffer.from(pair).toString('base64')}`
+  }
+
+  /** The manifest at a tag or digest, or undefined when there is none. */
+  async getManifest(
+    repository: string,
+    reference: string
+  ): Promise<StoredManifest | undefined> {
+    const response = await this.request(
+      'GET',
+      `${repository}/manifests/${reference}`,
+      { Accept: MANIFEST_TYPES.join(', ') }
+    )
+    if (response.status === 404) return undefined
+    await expectStatus(response, 200, `read ${repository}:${reference}`)
+
+    const body = Buffer.from(await response.arrayBuffer())
+    const mediaType =
+      response.headers.get('content-type')?.split(';')[0]?.trim() ??
+      mediaTypeOf(body)
+    return {
+      digest: sha256(body),
+      mediaType,
+      body,
+      configDigest: configDigestOf(body)
+    }
+  }
+
+  /**
+   * Points a tag at a manifest by uploading the same bytes with the same
+   * media type, so the digest cannot change. Returns that digest.
+   */
+  async putManifest(
+    repository: string,
+    tag: string,
+    manifest: Pick<StoredManifest, 'body' | 'mediaType' | 'digest'>
+  ): Promise<string> {
+    const response = await this.request(
+      'PUT',
+      `${repository}/manifests/${tag}`,
+      { 'Content-Type': manifest.mediaType },
+      manifest.body
+    )
+    await expectStatus(response, 201, `tag ${repository}:${tag}`)
+    const answered = response.headers.get('docker-content-digest')
+    if (answered && answered !== manifest.digest) {
+      throw new ActionError(
+        `The registry stored ${repository}:${tag} at ${answered}, not at ` +
+          `${manifest.digest}: it changed the manifest it was given`
+      )
+    }
+    return manifest.digest
+  }
+
+  private async request(
+    method: string,
+    path: string,
+    headers: Record<string, string>,
+    body?: Buffer
+  ): Promise<Response> {
+    const url = `https://${this.credentials.registry}/v2/${path}`
+    try {
+      return await fetch(url, {
+        method,
+        headers: { ...headers, Authorization: this.authorization },
+        ...(body ? { body } : {}),
+        signal: AbortSignal.timeout(this.timeoutMs)
+      })
+    } catch (error) {
+      const cause = (error as { cause?: unknown }).cause
+      const detail = cause
+        ? `${errorMessage(error)}: ${errorMessage(cause)}`
+        : errorMessage(error)
+      throw new ActionError(`${method} ${url} failed: ${detail}`)
+    }
+  }
+}
+
+async function expectStatus(
+  response: Response,
+  expected: number,
+  what: string
+): Promise<void> {
+  if (response.status === expected) return
+  const text = (await response.text().catch(() => '')).slice(0, 500)
+  const hint =
+    response.status === 401 || response.status === 403
+      ? ' The registry refused the credentials: check the permissions ' +
+        '(ecr:BatchGetImage to read, ecr:PutImage to tag).'
+      : ''
+  throw new ActionError(
+    `Could not ${what}: the registry answered ${response.status}.${hint}` +
+      (text ? `\n${text}` : '')
+  )
+}
+
+export function sha256(body: Buffer): string {
+  return `sha256:${createHash('sha256').update(body).digest('hex')}`
+}
+
+function parse(body: Buffer): Record<string, unknown> {
+  try {
+    const parsed: unknown = JSON.parse(body.toString('utf8'))
+    return parsed && typeof parsed === 'object'
+      ? (parsed as Record<string, unknown>)
+      : {}
+  } catch {
+    return {}
+  }
+}
+
+function mediaTypeOf(body: Buffer): string {
+  const mediaType = parse(body).mediaType
+  return typeof mediaType === 'string' ? mediaType : MANIFEST_TYPES[2]!
+}
+
+/** The config digest of a single-image manifest; undefined for an index. */
+export function configDigestOf(body: Buffer): string | undefined {
+  const config = parse(body).config
+  if (!config || typeof config !== 'object') return undefined
+  const digest = (config as Record<string, unknown>).digest
+  return typeof digest === 'string' ? digest : undefined
+}
