@@ -1,0 +1,87 @@
+// Small helpers the end-to-end tests share: unique names, throwaway apps to
+// build, docker and ECR calls to check what a run left behind.
+import { DescribeRepositoriesCommand, ECRClient } from '@aws-sdk/client-ecr'
+import { execFile } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+// The registry outlives moto restarts: every test uses names of its own.
+export const unique = (): string => randomBytes(4).toString('hex')
+
+/** Runs a command without a shell; rejects with its stderr on failure. */
+export function run(
+  command: string,
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; input?: string } = {}
+): Promise<string> {
+  return new Promise((resolveRun, rejectRun) => {
+    const child = execFile(
+      command,
+      args,
+      { env: options.env ?? process.env, maxBuffer: 16 << 20 },
+      (error, stdout, stderr) => {
+        if (error) {
+          rejectRun(new Error(`${command} ${args.join(' ')}: ${stderr}`))
+        } else {
+          resolveRun(stdout)
+        }
+      }
+    )
+    child.stdin?.on('error', () => {})
+    child.stdin?.end(options.input)
+  })
+}
+
+/**
+ * A workspace with an app to build: a FROM scratch Dockerfile (no network
+ * needed) and the files given, relative to the workspace root.
+ */
+export async function makeApp(
+  files: Record<string, string> = {}
+): Promise<string> {
+  const workspace = await mkdtemp(join(tmpdir(), 'ecr-push-e2e-'))
+  const all: Record<string, string> = {
+    Dockerfile: 'FROM scratch\nCOPY hello.txt /\n',
+    'hello.txt': `hello ${unique()}\n`,
+    ...files
+  }
+  for (const [name, content] of Object.entries(all)) {
+    await writeFile(join(workspace, name), content)
+  }
+  return workspace
+}
+
+/** A docker config directory of its own, logged in to the local ECR. */
+export async function loggedInDockerConfig(
+  registry: string,
+  password: string
+): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'ecr-push-e2e-docker-'))
+  await run(
+    'docker',
+    ['login', '--username', 'AWS', '--password-stdin', registry],
+    { env: { ...process.env, DOCKER_CONFIG: dir }, input: password }
+  )
+  return dir
+}
+
+export function ecrClient(): ECRClient {
+  return new ECRClient({ region: process.env.AWS_REGION ?? 'us-east-1' })
+}
+
+/** The repository as the ECR API describes it, or undefined. */
+export async function describeRepository(name: string) {
+  try {
+    const response = await ecrClient().send(
+      new DescribeRepositoriesCommand({ repositoryNames: [name] })
+    )
+    return response.repositories?.[0]
+  } catch (error) {
+    if ((error as Error).name === 'RepositoryNotFoundException') {
+      return undefined
+    }
+    throw error
+  }
+}
