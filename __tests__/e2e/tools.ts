@@ -85,3 +85,11 @@ export async function describeRepository(name: string) {
     throw error
   }
 }
+
+/** A step's log without the mask commands, which the runner never shows. */
+export function withoutMasks(log: string): string {
+  return log
+    .split('\n')
+    .filter(line => !line.startsWith('::add-mask::'))
+    .join('\n')
+}
