@@ -515,6 +515,54 @@ wait_for_registry() {
   done
 }
 
+# --- a second registry host, for fault injection -----------------------------
+
+# The fault tests (__tests__/e2e/faults.test.ts) put a proxy of their own on
+# 127.0.0.2:443 in front of the registry, under another account's host name
+# (moto answers GetAuthorizationToken for any registryId). Here only the
+# name, a certificate from the same CA and docker's trust are prepared;
+# nothing listens there unless a test does.
+readonly fault_account=210987654321
+readonly fault_address=127.0.0.2
+
+fault_names() {
+  fault_host=$fault_account.dkr.ecr.$region.amazonaws.com
+}
+
+prepare_fault_host() {
+  fault_names
+  local crt=$tls_dir/fault.crt key=$tls_dir/fault.key
+  local log=$log_dir/openssl.log
+  if ! openssl verify -CAfile "$tls_dir/ca.crt" "$crt" >/dev/null 2>&1 ||
+    ! openssl x509 -in "$crt" -noout -checkend 86400 >/dev/null 2>&1 ||
+    ! openssl x509 -in "$crt" -noout -checkhost "$fault_host" 2>/dev/null |
+    grep -q 'does match'; then
+    say "making a certificate for $fault_host"
+    openssl req -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+      -keyout "$key" -out "$tls_dir/fault.csr" -subj "/CN=$fault_host" \
+      >"$log" 2>&1 || die_with_log "$log" "openssl could not make a key"
+    openssl x509 -req -in "$tls_dir/fault.csr" -CA "$tls_dir/ca.crt" \
+      -CAkey "$tls_dir/ca.key" -set_serial "0x$(openssl rand -hex 16)" \
+      -days 825 -out "$crt" -extfile <(
+        printf 'subjectAltName=DNS:%s,IP:%s\n' "$fault_host" "$fault_address"
+        printf 'basicConstraints=critical,CA:FALSE\n'
+        printf 'keyUsage=critical,digitalSignature,keyEncipherment\n'
+        printf 'extendedKeyUsage=serverAuth\n'
+      ) >>"$log" 2>&1 || die_with_log "$log" "openssl could not sign the cert"
+    rm -f "$tls_dir/fault.csr"
+  fi
+  if ! awk -v host="$fault_host" -v address="$fault_address" '
+      { sub(/#.*/, "") }
+      $1 == address { for (i = 2; i <= NF; i++) if ($i == host) found = 1 }
+      END { exit !found }' /etc/hosts; then
+    printf '%s %s # local-ecr\n' "$fault_address" "$fault_host" >>/etc/hosts
+    say "mapped $fault_host to $fault_address in /etc/hosts"
+  fi
+  mkdir -p "/etc/docker/certs.d/$fault_host"
+  cmp -s "$tls_dir/ca.crt" "/etc/docker/certs.d/$fault_host/ca.crt" ||
+    cp "$tls_dir/ca.crt" "/etc/docker/certs.d/$fault_host/ca.crt"
+}
+
 # --- commands ----------------------------------------------------------------
 
 cmd_start() {
@@ -548,6 +596,7 @@ cmd_start() {
   start_registry
   wait_for_registry
   install_docker_ca
+  prepare_fault_host
   wait_for_docker
 
   say "ready in $(($(now_ms) - started)) ms: registry $registry_host, API $moto_url, docker $(docker_versions)"
@@ -629,6 +678,9 @@ cmd_env() {
   print_export LOCAL_ECR_ACCOUNT "$account"
   print_export LOCAL_ECR_PASSWORD "$(<"$password_file")"
   print_export NODE_EXTRA_CA_CERTS "$tls_dir/ca.crt"
+  fault_names
+  print_export LOCAL_ECR_FAULT_REGISTRY "$fault_host"
+  print_export LOCAL_ECR_FAULT_ADDRESS "$fault_address"
   print_export LOCAL_ECR_DIR "$state_dir"
 }
 

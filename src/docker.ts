@@ -4,12 +4,45 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 
+import { isCancelled } from './cancel.js'
+import { DeadlineExceeded, withinDeadline, type Deadline } from './deadline.js'
 import { ActionError } from './errors.js'
+import { describeDuration, minutes, seconds, type Limits } from './limits.js'
+import { explainDeniedText, registryRepositoryArn } from './policy.js'
+import { dockerCallProcesses } from './processes.js'
+import {
+  retryPolicy,
+  transientDockerLine,
+  withRetries,
+  type RetryPolicy
+} from './retry.js'
 
 /** How every docker call of one run is made: which config, which env. */
 export interface DockerSession {
   /** DOCKER_CONFIG for every call; undefined uses the job's own. */
   configDir: string | undefined
+  /** Bounds and retries; without them (the post step) calls are made once. */
+  limits?: DockerLimits
+}
+
+/** How long docker calls may take, and how often login and push are tried. */
+export interface DockerLimits {
+  /** Each docker login, tag, inspect and logout (network-timeout). */
+  network: Deadline
+  build: Deadline
+  /** Each docker push attempt. */
+  push: Deadline
+  /** Login and push attempts that failed for a reason that may pass. */
+  retry: RetryPolicy
+}
+
+export function dockerLimits(limits: Limits): DockerLimits {
+  return {
+    network: { ms: seconds(limits.networkTimeout), input: 'network-timeout' },
+    build: { ms: minutes(limits.buildTimeout), input: 'build-timeout' },
+    push: { ms: minutes(limits.pushTimeout), input: 'push-timeout' },
+    retry: retryPolicy(limits.maxAttempts)
+  }
 }
 
 interface DockerCall {
@@ -17,6 +50,29 @@ interface DockerCall {
   input?: Buffer
   /** Keep docker's output out of the log (it is still captured). */
   silent?: boolean
+  /** Stop docker when it runs longer; undefined waits as long as it takes. */
+  deadline?: Deadline | undefined
+  /** Why docker may have run out of time, for the message. */
+  stuck?: string
+}
+
+/** docker ran and failed: the message quotes it, `output` is its error. */
+export class DockerError extends ActionError {
+  constructor(
+    message: string,
+    readonly output: string
+  ) {
+    super(message)
+    this.name = 'DockerError'
+  }
+}
+
+/** docker ran past its deadline and was stopped. */
+export class DockerTimeoutError extends ActionError {
+  constructor(message: string) {
+    super(message)
+    this.name = 'DockerTimeoutError'
+  }
 }
 
 // How many of docker's last error lines a failure message quotes.
@@ -40,26 +96,70 @@ export async function docker(
 
   let result
   try {
-    result = await getExecOutput('docker', args, {
-      env,
-      ignoreReturnCode: true,
-      silent: call.silent ?? false,
-      ...(call.input ? { input: call.input } : {})
-    })
+    result = await withinDeadline(
+      getExecOutput('docker', args, {
+        env,
+        ignoreReturnCode: true,
+        silent: call.silent ?? false,
+        ...(call.input ? { input: call.input } : {})
+      }),
+      call.deadline,
+      () => dockerCallProcesses(args)
+    )
   } catch (error) {
+    if (error instanceof DeadlineExceeded) {
+      throw new DockerTimeoutError(
+        `docker ${args[0] ?? ''} did not finish within ` +
+          `${describeDuration(error.deadline.ms)} (${error.deadline.input}) ` +
+          `and was stopped${call.stuck ? `: ${call.stuck}` : ''}`
+      )
+    }
     throw new ActionError(
       `Could not run docker: ${(error as Error).message}. ` +
         'Is Docker installed and on PATH?'
     )
   }
+  // docker was stopped by a cancellation, which ends the step itself:
+  // the run must not go on to the next phase, nor fail a second time.
+  if (isCancelled()) return new Promise<never>(() => undefined)
   if (result.exitCode !== 0) {
-    throw new ActionError(
+    throw new DockerError(
       `docker ${args[0] ?? ''} failed (exit code ${result.exitCode}):\n` +
-        lastLines(result.stderr || result.stdout)
+        lastLines(result.stderr || result.stdout),
+      // Not stdout too: the progress lines there name the image, and a
+      // repository called "denied-api" must not read as a denial.
+      result.stderr || result.stdout
     )
   }
   return result.stdout
 }
+
+/**
+ * The line that makes a failed login or push worth another attempt (a
+ * 503, a reset connection, a timeout), or undefined when it failed for
+ * good (a denial, a bad name).
+ */
+export function transientDockerFailure(error: unknown): string | undefined {
+  if (error instanceof DockerTimeoutError) return error.message
+  if (error instanceof DockerError) return transientDockerLine(error.output)
+  return undefined
+}
+
+/** A login or push, tried again while it fails for a reason that may pass. */
+function retried<T>(
+  session: DockerSession,
+  what: string,
+  operation: () => Promise<T>
+): Promise<T> {
+  if (!session.limits) return operation()
+  return withRetries(
+    session.limits.retry,
+    { what, transientError: transientDockerFailure },
+    operation
+  )
+}
+
+const UNREACHABLE = 'the registry may be unreachable or too slow'
 
 function lastLines(text: string): string {
   const lines = text.trimEnd().split('\n')
@@ -73,10 +173,17 @@ export async function login(
   username: string,
   password: string
 ): Promise<void> {
-  await docker(
-    session,
-    ['login', '--username', username, '--password-stdin', registry],
-    { input: Buffer.from(password), silent: true }
+  await retried(session, 'docker login', () =>
+    docker(
+      session,
+      ['login', '--username', username, '--password-stdin', registry],
+      {
+        input: Buffer.from(password),
+        silent: true,
+        deadline: session.limits?.network,
+        stuck: UNREACHABLE
+      }
+    )
   )
 }
 
@@ -84,7 +191,10 @@ export async function logout(
   session: DockerSession,
   registry: string
 ): Promise<void> {
-  await docker(session, ['logout', registry], { silent: true })
+  await docker(session, ['logout', registry], {
+    silent: true,
+    deadline: session.limits?.network
+  })
 }
 
 export interface BuildRequest {
@@ -116,7 +226,10 @@ export async function build(
   const dir = mkdtempSync(path.join(os.tmpdir(), 'ecr-push-build-'))
   const idFile = path.join(dir, 'image-id')
   try {
-    await docker(session, buildArguments(request, idFile))
+    await docker(session, buildArguments(request, idFile), {
+      deadline: session.limits?.build,
+      stuck: 'raise build-timeout if the build needs longer'
+    })
     return readFileSync(idFile, 'utf8').trim()
   } finally {
     rmSync(dir, { recursive: true, force: true })
@@ -132,10 +245,11 @@ export async function imageId(
     const output = await docker(
       session,
       ['image', 'inspect', '--format', '{{.Id}}', image],
-      { silent: true }
+      { silent: true, deadline: session.limits?.network }
     )
     return output.trim()
   } catch (error) {
+    if (error instanceof DockerTimeoutError) throw error
     throw new ActionError(
       `Input "image": there is no local image ${JSON.stringify(image)}. ` +
         'Build or pull it in an earlier step.\n' +
@@ -149,7 +263,10 @@ export async function tag(
   source: string,
   reference: string
 ): Promise<void> {
-  await docker(session, ['tag', source, reference], { silent: true })
+  await docker(session, ['tag', source, reference], {
+    silent: true,
+    deadline: session.limits?.network
+  })
 }
 
 /** Pushes one reference; returns the manifest digest the registry gave. */
@@ -157,7 +274,15 @@ export async function push(
   session: DockerSession,
   reference: string
 ): Promise<string> {
-  const output = await docker(session, ['push', reference])
+  const output = await retried(session, 'docker push', () =>
+    docker(session, ['push', reference], {
+      deadline: session.limits?.push,
+      stuck: UNREACHABLE
+    })
+  ).catch((error: unknown) => {
+    // docker quotes ECR's denial; the statement to add is ours to give.
+    throw explainDeniedText(error, pushedRepositoryArn(reference))
+  })
   const digest = pushedDigest(output)
   if (!digest) {
     throw new ActionError(
@@ -167,6 +292,19 @@ export async function push(
   }
   core.debug(`${reference} is at ${digest}`)
   return digest
+}
+
+/** `<registry>/<repository>:<tag>` → the repository's ARN, if ECR's. */
+function pushedRepositoryArn(reference: string): string {
+  const slash = reference.indexOf('/')
+  const colon = reference.lastIndexOf(':')
+  const repository = reference.slice(
+    slash + 1,
+    colon > slash ? colon : undefined
+  )
+  return (
+    registryRepositoryArn(reference.slice(0, slash), repository) ?? reference
+  )
 }
 
 /**

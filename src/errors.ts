@@ -40,3 +40,20 @@ export function awsErrorName(error: unknown): string | undefined {
   const name = (error as { name?: unknown }).name
   return typeof name === 'string' ? name : undefined
 }
+
+/**
+ * AWS refused an action. The message already says which action, on which
+ * resource, and what to add; the fields let the permission check count it
+ * as a definite denial.
+ */
+export class AccessDeniedError extends ActionError {
+  constructor(
+    message: string,
+    readonly action: string,
+    readonly resource: string,
+    readonly explicit: boolean
+  ) {
+    super(message)
+    this.name = 'AccessDeniedError'
+  }
+}

@@ -3,6 +3,8 @@ import { existsSync, readFileSync, statSync } from 'node:fs'
 import path from 'node:path'
 
 import { ActionError, InputError, quote } from './errors.js'
+import { readLimits, type Limits } from './limits.js'
+import { describeVersionTags, versionTagsOf } from './version-tags.js'
 
 export const MUTABILITIES = [
   'MUTABLE',
@@ -16,7 +18,7 @@ export const ENCRYPTION_TYPES = ['AES256', 'KMS', 'KMS_DSSE'] as const
 export type EncryptionType = (typeof ENCRYPTION_TYPES)[number]
 
 /** Everything the run needs to know, read and checked once. */
-export interface Settings {
+export interface Settings extends Limits {
   /** Repository name, with `/` namespaces (`shop/api`). */
   repository: string
   /** Tags to push, in the order given, without duplicates. */
@@ -35,6 +37,14 @@ export interface Settings {
   image: string | undefined
   /** False: build and check, but create and push nothing. */
   push: boolean
+  /** Promote the image at this tag to `tags` instead of building. */
+  sourceTag: string | undefined
+  /** Reuse the image a requested tag is already at instead of building. */
+  skipExisting: boolean
+  /** Add the tags of a semantic-version git tag (GITHUB_REF). */
+  versionTags: boolean
+  /** That version (`1.2.3-rc.1`), when version-tags applies to this run. */
+  version: string | undefined
   region: string
   /** The AWS partition of the region, for ARNs. */
   partition: string
@@ -55,6 +65,8 @@ export interface Settings {
   repositoryPolicy: string | undefined
   /** Log in to the job's docker config and leave it for later steps. */
   keepLogin: boolean
+  /** Check the credentials' permissions before anything is built. */
+  validatePermissions: boolean
 }
 
 /** Reads an input by its action.yml name; '' when not set. */
@@ -68,6 +80,9 @@ export function getInputs(): Settings {
     process.cwd()
   )
   core.debug(`Settings: ${JSON.stringify(settings)}`)
+  if (settings.versionTags) {
+    core.info(describeVersionTags(process.env.GITHUB_REF))
+  }
   return settings
 }
 
@@ -97,7 +112,12 @@ export function readInputs(
   cwd: string
 ): Settings {
   const repository = readRepository(input('repository'))
-  const tags = readTags(input('tags') || 'latest')
+  const versionTags = readBoolean('version-tags', input('version-tags'), false)
+  const release = versionTags ? versionTagsOf(env.GITHUB_REF) : undefined
+  const tags = versionTags
+    ? readTags(input('tags'), release?.tags ?? [], env.GITHUB_REF)
+    : readTags(input('tags'))
+  const sourceTag = readSourceTag(input('source-tag'))
   const image = optional(input('image'))
   const region = readRegion(input('region'), env)
   const imageTagMutability = readEnum(
@@ -110,7 +130,12 @@ export function readInputs(
     input('encryption-type') || 'AES256',
     ENCRYPTION_TYPES
   )
-  const build = image ? readImageOnly(input, image) : readBuild(input, cwd)
+  const build =
+    sourceTag !== undefined
+      ? readPromotionOnly(input, sourceTag)
+      : image
+        ? readImageOnly(input, image)
+        : readBuild(input, cwd)
 
   return {
     repository,
@@ -118,6 +143,10 @@ export function readInputs(
     ...build,
     image: image ? readImage(image) : undefined,
     push: readBoolean('push', input('push'), true),
+    sourceTag,
+    skipExisting: readBoolean('skip-existing', input('skip-existing'), false),
+    versionTags,
+    version: release?.version,
     region,
     partition: partitionOf(region),
     registryId: readRegistryId(input('registry-id')),
@@ -147,7 +176,13 @@ export function readInputs(
       cwd,
       'Statement'
     ),
-    keepLogin: readBoolean('keep-login', input('keep-login'), false)
+    keepLogin: readBoolean('keep-login', input('keep-login'), false),
+    validatePermissions: readBoolean(
+      'validate-permissions',
+      input('validate-permissions'),
+      false
+    ),
+    ...readLimits(input)
   }
 }
 
@@ -225,12 +260,22 @@ export function readRepository(value: string): string {
   return name
 }
 
-export function readTags(value: string): string[] {
-  const tags = [...new Set(splitList(value, true))]
-  if (tags.length === 0) {
-    throw new InputError('tags', value, 'has no tag')
-  }
-  for (const tag of tags) {
+/**
+ * The tags input, then the tags version-tags adds (`versionTags`, given
+ * only when it is on), without duplicates. An empty input means latest
+ * only without version-tags: with it, latest would land on pre-releases
+ * and branch builds, which version-tags keeps it off.
+ */
+export function readTags(
+  value: string,
+  versionTags?: string[],
+  ref?: string
+): string[] {
+  const given =
+    value === '' && versionTags === undefined
+      ? ['latest']
+      : splitList(value, true)
+  for (const tag of given) {
     if (!TAG.test(tag)) {
       throw new InputError(
         'tags',
@@ -240,7 +285,41 @@ export function readTags(value: string): string[] {
       )
     }
   }
+  for (const tag of versionTags ?? []) {
+    if (!TAG.test(tag)) {
+      throw new InputError(
+        'version-tags',
+        'true',
+        `makes ${quote(tag)} of ${ref ?? 'GITHUB_REF'}, which is not a ` +
+          'valid tag: up to 128 letters, digits, _ . -'
+      )
+    }
+  }
+
+  const tags = [...new Set([...given, ...(versionTags ?? [])])]
+  if (tags.length === 0) {
+    const why =
+      versionTags === undefined
+        ? ''
+        : `, and version-tags adds none: ${ref || 'GITHUB_REF (not set)'} ` +
+          'is not a semantic version tag'
+    throw new InputError('tags', value, `has no tag${why}`)
+  }
   return tags
+}
+
+/** The tag whose image a promotion copies; docker's tag rule. */
+function readSourceTag(value: string): string | undefined {
+  const tag = optional(value)
+  if (tag !== undefined && !TAG.test(tag)) {
+    throw new InputError(
+      'source-tag',
+      value,
+      'is not a valid tag: up to 128 letters, digits, _ . -, not starting ' +
+        'with . or -'
+    )
+  }
+  return tag
 }
 
 function readRegion(value: string, env: NodeJS.ProcessEnv): string {
@@ -326,6 +405,45 @@ function readImageOnly(input: InputReader, image: string): BuildSettings {
           'nothing is built when an existing image is pushed'
       )
     }
+  }
+  return {
+    context: '',
+    dockerfile: '',
+    buildArgs: [],
+    target: undefined,
+    labels: []
+  }
+}
+
+/**
+ * A promotion copies a manifest the registry has: nothing is built or
+ * reused, so inputs about building or reusing would silently do nothing.
+ */
+function readPromotionOnly(
+  input: InputReader,
+  sourceTag: string
+): BuildSettings {
+  const ignored = ['image', 'dockerfile', 'build-args', 'target', 'labels']
+  for (const name of [...ignored, 'context', 'skip-existing']) {
+    const value = input(name)
+    const word = value.trim()
+    // context defaults to '.', skip-existing to false: only a change counts.
+    const isDefault =
+      word === '' ||
+      (name === 'context' && word === '.') ||
+      (name === 'skip-existing' && !readBoolean(name, value, false))
+    if (isDefault) continue
+    const reason =
+      name === 'skip-existing'
+        ? 'reuses an existing tag instead of building; with source-tag ' +
+          'nothing is built anyway, so it would change nothing'
+        : 'nothing is built or pushed from this runner when a tag is ' +
+          'promoted, so it would be ignored'
+    throw new InputError(
+      name,
+      value,
+      `cannot be used with source-tag ${quote(sourceTag)}: ${reason}`
+    )
   }
   return {
     context: '',

@@ -2,7 +2,8 @@ import * as core from '@actions/core'
 import os from 'node:os'
 
 import { getRegistryLogin, type RegistryLogin } from './auth.js'
-import { createEcrClient } from './aws.js'
+import { awsClientConfig, createEcrClient } from './aws.js'
+import { phase, watchForCancellation } from './cancel.js'
 import * as dockerCli from './docker.js'
 import {
   createPrivateDockerConfig,
@@ -10,11 +11,36 @@ import {
   userDockerConfigDir
 } from './docker-config.js'
 import { errorMessage } from './errors.js'
+import {
+  useExistingImage,
+  type ExistingImage,
+  type ExistingImageRequest
+} from './existing-image.js'
 import { getInputs, type Settings } from './inputs.js'
+import { seconds } from './limits.js'
+import {
+  checkPermissions,
+  getCallerIdentity,
+  permissionFailure,
+  type StartedCalls
+} from './permissions.js'
+import {
+  pullPolicy,
+  pushPolicy,
+  registryRepositoryArn,
+  repositoryArn
+} from './policy.js'
+import { provenanceLabels, withProvenance } from './provenance.js'
 import { lookupTags, pushImage, type PushRequest } from './push.js'
-import { conflictError, planPush, type TagLookup } from './push-plan.js'
+import {
+  buildWanted,
+  conflictError,
+  planPush,
+  type TagLookup
+} from './push-plan.js'
 import { RegistryClient } from './registry.js'
-import { ensureRepository } from './repository.js'
+import { retryPolicy } from './retry.js'
+import { ensureRepository, findRepository } from './repository.js'
 import { State } from './state.js'
 import { writeSummary, type RunReport } from './summary.js'
 
@@ -26,21 +52,32 @@ import { writeSummary, type RunReport } from './summary.js'
 export async function run(): Promise<void> {
   const report: RunReport = { repository: core.getInput('repository') }
   const session: dockerCli.DockerSession = { configDir: undefined }
+  // A cancellation ends the step from the signal handler, so it removes
+  // the private config itself: nothing below runs after it.
+  const stopWatching = watchForCancellation(() => removeConfig(session))
 
   try {
-    const settings = await core.group('Inputs', async () => getInputs())
+    const settings = await phase('Inputs', async () => getInputs())
     report.region = settings.region
+    session.limits = dockerCli.dockerLimits(settings)
     await publish(settings, session, report)
   } catch (error) {
     report.failure = errorMessage(error)
     core.setFailed(report.failure)
   } finally {
-    if (session.configDir) {
-      removePrivateDockerConfig(session.configDir)
-      core.saveState(State.privateDockerConfig, '')
-    }
+    stopWatching()
+    removeConfig(session)
     await writeSummary(report)
   }
+}
+
+/** Removes the step's private docker config, if it has one; says so. */
+function removeConfig(session: dockerCli.DockerSession): string | undefined {
+  if (!session.configDir) return undefined
+  removePrivateDockerConfig(session.configDir)
+  core.saveState(State.privateDockerConfig, '')
+  session.configDir = undefined
+  return 'removed the private docker config'
 }
 
 async function publish(
@@ -48,21 +85,46 @@ async function publish(
   session: dockerCli.DockerSession,
   report: RunReport
 ): Promise<void> {
-  const ecr = createEcrClient(settings.region)
+  const ecr = createEcrClient(settings.region, settings)
 
   // The token does not depend on the repository: ask for both at once,
   // so the build starts one round trip after the inputs are read.
   const pendingLogin = getRegistryLogin(ecr, settings.registryId)
   pendingLogin.catch(() => undefined)
+  const pendingRepository = findRepository(ecr, settings)
+  pendingRepository.catch(() => undefined)
+  if (settings.registryId) {
+    setPolicyOutputs(
+      repositoryArn(
+        settings.partition,
+        settings.region,
+        settings.registryId,
+        settings.repository
+      ),
+      report
+    )
+  }
 
-  const repository = await core.group('Repository', () =>
-    ensureRepository(ecr, settings)
+  if (settings.validatePermissions) {
+    await phase('Permissions', () =>
+      checkPermissionsFirst(settings, report, {
+        login: pendingLogin,
+        repository: pendingRepository
+      })
+    )
+  }
+
+  const repository = await phase('Repository', () =>
+    ensureRepository(ecr, settings, pendingRepository)
   )
+  setPolicyOutputs(repository.arn, report)
   report.repositoryCreated = repository.created
   core.setOutput('repository-created', String(repository.created))
 
-  const login = await core.group('Login', async () =>
-    logIn(settings, session, await pendingLogin)
+  const login = await pendingLogin
+  setPolicyOutputs(
+    registryRepositoryArn(login.registry, settings.repository),
+    report
   )
   const repositoryUri = `${login.registry}/${settings.repository}`
   report.repositoryUri = repositoryUri
@@ -70,34 +132,53 @@ async function publish(
   core.setOutput('repository-uri', repositoryUri)
 
   // What the tags point at now is read while the image builds.
-  const registry = new RegistryClient(login)
+  const registry = new RegistryClient(
+    login,
+    seconds(settings.networkTimeout),
+    retryPolicy(settings.maxAttempts)
+  )
   const pendingLookup = repository.exists
     ? lookupTags(registry, settings.repository, settings.tags)
     : Promise.resolve<TagLookup>(new Map())
   pendingLookup.catch(() => undefined)
 
+  const target = {
+    repository: settings.repository,
+    repositoryUri,
+    tags: settings.tags,
+    mutability: repository.imageTagMutability,
+    mutabilityExclusionFilters: repository.mutabilityExclusionFilters
+  }
+  // Promotion and reuse only write manifests through the registry API,
+  // with the token alone: they decide before any build, and docker needs
+  // no login unless the user keeps one for later steps.
+  const existing = await tagExistingImage(settings, registry, pendingLookup, {
+    ...target,
+    push: settings.push
+  })
+  if (!existing || settings.keepLogin) {
+    await phase('Login', () => logIn(settings, session, login))
+  }
+  if (existing) {
+    reportExistingImage(existing, settings, repositoryUri, report)
+    return
+  }
+
   const references = settings.tags.map(tag => `${repositoryUri}:${tag}`)
-  const imageId = await core.group(settings.image ? 'Tag' : 'Build', () =>
+  const imageId = await phase(settings.image ? 'Tag' : 'Build', () =>
     prepareImage(settings, session, references)
   )
   report.imageId = imageId
   core.setOutput('image-id', imageId)
 
-  const request = {
-    repository: settings.repository,
-    repositoryUri,
-    tags: settings.tags,
-    imageId,
-    mutability: repository.imageTagMutability,
-    mutabilityExclusionFilters: repository.mutabilityExclusionFilters
-  }
+  const request = { ...target, imageId }
   if (!settings.push) {
     report.dryRunTags = settings.tags
     checkWithoutPushing(await pendingLookup, request)
     return
   }
 
-  const result = await core.group('Push', async () =>
+  const result = await phase('Push', async () =>
     pushImage(session, registry, await pendingLookup, request)
   )
   core.setOutput('pushed', String(result.pushed))
@@ -114,14 +195,51 @@ function checkWithoutPushing(lookup: TagLookup, request: PushRequest): void {
     request.mutabilityExclusionFilters
   )
   if (plan.conflicts.length) {
-    core.warning(
-      conflictError(plan.conflicts, request.imageId, request.mutability).message
+    const error = conflictError(
+      plan.conflicts,
+      buildWanted(request.imageId),
+      request.mutability,
+      request.mutabilityExclusionFilters,
+      'A push would fail before writing anything.'
     )
+    core.warning(error.message)
   }
   core.info(
     `push is false: nothing was created or pushed (would write ` +
       `${plan.toWrite.length} tag(s), ${plan.unchanged.length} already there)`
   )
+}
+
+/** source-tag or skip-existing: the image already in the registry, if used. */
+async function tagExistingImage(
+  settings: Settings,
+  registry: RegistryClient,
+  lookup: Promise<TagLookup>,
+  request: ExistingImageRequest
+): Promise<ExistingImage | undefined> {
+  if (settings.sourceTag === undefined && !settings.skipExisting) {
+    return undefined
+  }
+  return phase(settings.sourceTag ? 'Promote' : 'Reuse', () =>
+    useExistingImage(registry, lookup, request, settings.sourceTag)
+  )
+}
+
+/** The outputs of a promotion or reuse describe the image that is there. */
+function reportExistingImage(
+  existing: ExistingImage,
+  settings: Settings,
+  repositoryUri: string,
+  report: RunReport
+): void {
+  report.imageId = existing.imageId
+  core.setOutput('image-id', existing.imageId)
+  if (!settings.push) {
+    report.dryRunTags = settings.tags
+    return
+  }
+  core.setOutput('pushed', String(existing.pushed))
+  setPushedOutputs(repositoryUri, existing.digest, settings.tags, report)
 }
 
 async function logIn(
@@ -168,7 +286,10 @@ async function prepareImage(
     context: settings.context,
     dockerfile: settings.dockerfile,
     buildArgs: settings.buildArgs,
-    labels: settings.labels,
+    labels: withProvenance(
+      settings.labels,
+      provenanceLabels(process.env, settings.version)
+    ),
     target: settings.target,
     references
   })
@@ -191,4 +312,36 @@ function setPushedOutputs(
     'image-uris',
     tags.map(tag => `${repositoryUri}:${tag}`).join('\n')
   )
+}
+
+/**
+ * Fails the step on a definite denial, before anything is created or
+ * built. STS is asked now, alongside the token and the repository lookup
+ * that are already on their way: one round trip for all three.
+ */
+async function checkPermissionsFirst(
+  settings: Settings,
+  report: RunReport,
+  started: Omit<StartedCalls, 'identity'>
+): Promise<void> {
+  const config = awsClientConfig(settings.region, settings)
+  const check = await checkPermissions(
+    settings,
+    { ...started, identity: getCallerIdentity(settings.region, config) },
+    config
+  )
+  if (check.account) setPolicyOutputs(check.repositoryArn, report)
+  const failure = permissionFailure(check)
+  if (failure) {
+    report.neededPolicy = check.policy
+    throw failure
+  }
+}
+
+/** push-policy and pull-policy, as soon as the repository's ARN is known. */
+function setPolicyOutputs(arn: string | undefined, report: RunReport): void {
+  if (arn === undefined || report.repositoryArn !== undefined) return
+  report.repositoryArn = arn
+  core.setOutput('push-policy', pushPolicy(arn))
+  core.setOutput('pull-policy', pullPolicy(arn))
 }

@@ -12,13 +12,17 @@ export interface Conflict {
   configDigest: string | undefined
 }
 
-export interface PushPlan {
-  /** Tags already at this image: nothing to push for them. */
+/** What each tag needs to end at one manifest. */
+export interface TagPlan {
+  /** Tags already at the manifest: nothing to write for them. */
   unchanged: string[]
-  /** Tags to point at this image. */
+  /** Tags to point at the manifest. */
   toWrite: string[]
-  /** Immutable tags at another image: the push must not start. */
+  /** Immutable tags at another manifest: nothing may be written. */
   conflicts: Conflict[]
+}
+
+export interface PushPlan extends TagPlan {
   /** The manifest already in the registry for this image, if any. */
   existing: StoredManifest | undefined
 }
@@ -71,12 +75,29 @@ export function planPush(
     .map(tag => lookup.get(tag))
     .find(manifest => manifest?.configDigest === imageId)
 
-  const plan: PushPlan = { unchanged: [], toWrite: [], conflicts: [], existing }
+  const plan = planTags(tags, lookup, existing?.digest, mutability, filters)
+  return { ...plan, existing }
+}
+
+/**
+ * Decides, for every tag, whether it is already at the manifest with this
+ * digest, must be pointed at it, or cannot be because it is immutable and
+ * holds another manifest. Without a digest (an image the registry does
+ * not have yet), every tag that exists is at another manifest.
+ */
+export function planTags(
+  tags: string[],
+  lookup: TagLookup,
+  digest: string | undefined,
+  mutability: string | undefined,
+  filters: string[]
+): TagPlan {
+  const plan: TagPlan = { unchanged: [], toWrite: [], conflicts: [] }
   for (const tag of tags) {
     const manifest = lookup.get(tag)
     if (!manifest) {
       plan.toWrite.push(tag)
-    } else if (existing && manifest.digest === existing.digest) {
+    } else if (manifest.digest === digest) {
       plan.unchanged.push(tag)
     } else if (isImmutableTag(tag, mutability, filters)) {
       plan.conflicts.push({
@@ -91,23 +112,51 @@ export function planPush(
   return plan
 }
 
-/** The refusal for immutable tags that already hold another image. */
+/** The repository's mutability as ECR applies it, for messages. */
+export function describeMutability(
+  mutability: string | undefined,
+  filters: string[]
+): string {
+  const name = mutability ?? 'IMMUTABLE'
+  if (!name.endsWith('_WITH_EXCLUSION')) return name
+  const excepted = name.startsWith('IMMUTABLE') ? 'mutable' : 'immutable'
+  return `${name} (${excepted}: ${filters.join(', ')})`
+}
+
+/**
+ * The refusal for immutable tags that already hold another manifest. It
+ * names each tag with what it holds, what it was to point at (`wanted`,
+ * e.g. "this build (image sha256:...)"), and the mutability that forbids
+ * the move; `outcome` says what did not happen and what to do instead.
+ */
 export function conflictError(
   conflicts: Conflict[],
-  imageId: string,
-  mutability: string | undefined
+  wanted: string,
+  mutability: string | undefined,
+  filters: string[],
+  outcome: string
 ): ActionError {
   const lines = conflicts.map(
     conflict =>
       `  ${conflict.tag}: at ${conflict.digest}` +
       (conflict.configDigest ? ` (image ${conflict.configDigest})` : '')
   )
+  const these =
+    conflicts.length === 1
+      ? 'this immutable tag already points'
+      : 'these immutable tags already point'
   return new ActionError(
-    `The repository's tag mutability is ${mutability ?? 'IMMUTABLE'}, and ` +
-      `${conflicts.length === 1 ? 'this tag already points' : 'these tags already point'} ` +
-      `at another image than this build (image ${imageId}):\n` +
-      `${lines.join('\n')}\n` +
-      'Nothing was pushed. Use new tags for a changed image, or rebuild ' +
-      'exactly the image that is there.'
+    `The repository's tag mutability is ` +
+      `${describeMutability(mutability, filters)}, and ${these} at another ` +
+      `manifest than ${wanted}:\n${lines.join('\n')}\n${outcome}`
   )
 }
+
+/** The `wanted` of a conflict for a local image about to be pushed. */
+export function buildWanted(imageId: string): string {
+  return `this build (image ${imageId})`
+}
+
+export const NOTHING_PUSHED =
+  'Nothing was pushed: ECR never moves an immutable tag. Use new tags for ' +
+  'a changed image, or rebuild exactly the image that is there.'

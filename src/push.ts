@@ -2,7 +2,13 @@ import * as core from '@actions/core'
 
 import * as dockerCli from './docker.js'
 import { ActionError } from './errors.js'
-import { conflictError, planPush, type TagLookup } from './push-plan.js'
+import {
+  buildWanted,
+  conflictError,
+  NOTHING_PUSHED,
+  planPush,
+  type TagLookup
+} from './push-plan.js'
 import type { RegistryClient, StoredManifest } from './registry.js'
 
 export interface PushRequest {
@@ -55,7 +61,13 @@ export async function pushImage(
     request.mutabilityExclusionFilters
   )
   if (plan.conflicts.length) {
-    throw conflictError(plan.conflicts, request.imageId, request.mutability)
+    throw conflictError(
+      plan.conflicts,
+      buildWanted(request.imageId),
+      request.mutability,
+      request.mutabilityExclusionFilters,
+      NOTHING_PUSHED
+    )
   }
   for (const tag of plan.unchanged) {
     core.info(`${tag} is already at this image: nothing to push`)

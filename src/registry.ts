@@ -1,6 +1,16 @@
 import { createHash } from 'node:crypto'
 
 import { ActionError, errorMessage } from './errors.js'
+import { registryFetch, type Fetch } from './http.js'
+import { describeDuration } from './limits.js'
+import { explainDeniedText, registryRepositoryArn } from './policy.js'
+import {
+  isTransientStatus,
+  retryPolicy,
+  transientNetworkError,
+  withRetries,
+  type RetryPolicy
+} from './retry.js'
 
 // Every manifest kind ECR stores; the registry answers with the one it has.
 export const MANIFEST_TYPES = [
@@ -33,13 +43,22 @@ export interface RegistryCredentials {
  */
 export class RegistryClient {
   private readonly authorization: string
+  private readonly fetch: Fetch
 
+  /**
+   * Each request may take timeoutMs (network-timeout), and is tried again
+   * by `retry` when the connection fails or the registry answers 5xx or
+   * 429 (max-attempts). HTTPS_PROXY and NO_PROXY in `env` apply.
+   */
   constructor(
     private readonly credentials: RegistryCredentials,
-    private readonly timeoutMs = 30_000
+    private readonly timeoutMs = 30_000,
+    private readonly retry: RetryPolicy = retryPolicy(1),
+    env: NodeJS.ProcessEnv = process.env
   ) {
     const pair = `${credentials.username}:${credentials.password}`
     this.authorization = `Basic ${Buffer.from(pair).toString('base64')}`
+    this.fetch = registryFetch(env, timeoutMs)
   }
 
   /** The manifest at a tag or digest, or undefined when there is none. */
@@ -53,7 +72,11 @@ export class RegistryClient {
       { Accept: MANIFEST_TYPES.join(', ') }
     )
     if (response.status === 404) return undefined
-    await expectStatus(response, 200, `read ${repository}:${reference}`)
+    await this.expectStatus(response, 200, {
+      what: `read ${repository}:${reference}`,
+      action: 'ecr:BatchGetImage',
+      repository
+    })
 
     const body = Buffer.from(await response.arrayBuffer())
     const mediaType =
@@ -82,7 +105,11 @@ export class RegistryClient {
       { 'Content-Type': manifest.mediaType },
       manifest.body
     )
-    await expectStatus(response, 201, `tag ${repository}:${tag}`)
+    await this.expectStatus(response, 201, {
+      what: `tag ${repository}:${tag}`,
+      action: 'ecr:PutImage',
+      repository
+    })
     const answered = response.headers.get('docker-content-digest')
     if (answered && answered !== manifest.digest) {
       throw new ActionError(
@@ -100,39 +127,82 @@ export class RegistryClient {
     body?: Buffer
   ): Promise<Response> {
     const url = `https://${this.credentials.registry}/v2/${path}`
+    return withRetries(
+      this.retry,
+      {
+        what: `${method} ${url}`,
+        transientError: transientNetworkError,
+        transientResult: response =>
+          isTransientStatus(response.status)
+            ? `the registry answered ${response.status}`
+            : undefined,
+        discard: response => void response.body?.cancel().catch(() => {})
+      },
+      () => this.send(method, url, headers, body)
+    )
+  }
+
+  private async send(
+    method: string,
+    url: string,
+    headers: Record<string, string>,
+    body: Buffer | undefined
+  ): Promise<Response> {
+    const signal = AbortSignal.timeout(this.timeoutMs)
     try {
-      return await fetch(url, {
+      return await this.fetch(url, {
         method,
         headers: { ...headers, Authorization: this.authorization },
         ...(body ? { body } : {}),
-        signal: AbortSignal.timeout(this.timeoutMs)
+        signal
       })
     } catch (error) {
       const cause = (error as { cause?: unknown }).cause
-      const detail = cause
-        ? `${errorMessage(error)}: ${errorMessage(cause)}`
-        : errorMessage(error)
-      throw new ActionError(`${method} ${url} failed: ${detail}`)
+      const timedOut =
+        signal.aborted || (error as { name?: unknown }).name === 'TimeoutError'
+      const detail = timedOut
+        ? `no answer within ${describeDuration(this.timeoutMs)} ` +
+          '(network-timeout)'
+        : cause
+          ? `${errorMessage(error)}: ${errorMessage(cause)}`
+          : errorMessage(error)
+      // The cause stays, for the retry to tell a dropped connection from
+      // a certificate the runner does not trust.
+      throw Object.assign(
+        new ActionError(`${method} ${url} failed: ${detail}`),
+        { cause: error }
+      )
     }
   }
-}
 
-async function expectStatus(
-  response: Response,
-  expected: number,
-  what: string
-): Promise<void> {
-  if (response.status === expected) return
-  const text = (await response.text().catch(() => '')).slice(0, 500)
-  const hint =
-    response.status === 401 || response.status === 403
-      ? ' The registry refused the credentials: check the permissions ' +
-        '(ecr:BatchGetImage to read, ecr:PutImage to tag).'
-      : ''
-  throw new ActionError(
-    `Could not ${what}: the registry answered ${response.status}.${hint}` +
-      (text ? `\n${text}` : '')
-  )
+  /**
+   * A refusal (401, 403) becomes a denial of the ECR action behind the
+   * request: reading a manifest is ecr:BatchGetImage, writing one is
+   * ecr:PutImage, on the repository.
+   */
+  private async expectStatus(
+    response: Response,
+    expected: number,
+    request: { what: string; action: string; repository: string }
+  ): Promise<void> {
+    if (response.status === expected) return
+    const text = (await response.text().catch(() => '')).slice(0, 500)
+    const expired =
+      response.status === 401
+        ? ' The login token was refused: if it expired, run the step again.'
+        : ''
+    const failure = new ActionError(
+      `Could not ${request.what}: the registry answered ` +
+        `${response.status}.${expired}` +
+        (text ? `\n${text}` : '')
+    )
+    if (response.status !== 401 && response.status !== 403) throw failure
+
+    const resource =
+      registryRepositoryArn(this.credentials.registry, request.repository) ??
+      `${this.credentials.registry}/${request.repository}`
+    throw explainDeniedText(failure, resource, request.action)
+  }
 }
 
 export function sha256(body: Buffer): string {

@@ -34,6 +34,7 @@ type RepositorySettings = Pick<
   | 'region'
   | 'partition'
   | 'push'
+  | 'sourceTag'
   | 'createRepository'
   | 'imageTagMutability'
   | 'mutabilityExclusionFilters'
@@ -52,21 +53,28 @@ type RepositorySettings = Pick<
  */
 export async function ensureRepository(
   ecr: ECRClient,
-  settings: RepositorySettings
+  settings: RepositorySettings,
+  found: Promise<Repository | undefined> = findRepository(ecr, settings)
 ): Promise<RepositoryState> {
-  const guessArn = repositoryArn(
-    settings.partition,
-    settings.region,
-    settings.registryId ?? '<account>',
-    settings.repository
-  )
-  const existing = await describe(ecr, settings, guessArn)
+  const guessArn = arnBeforeDescribe(settings)
+  const existing = await found
 
   if (existing) {
     core.info(`Found repository ${existing.repositoryUri}`)
     warnAboutDifferences(existing, settings)
     if (settings.push) await syncPolicies(ecr, settings, existing, false)
     return stateOf(existing, false)
+  }
+
+  // A promotion needs the image to be there already: creating an empty
+  // repository for it would only hide a misspelt name.
+  if (settings.sourceTag !== undefined) {
+    throw new ActionError(
+      `Repository ${settings.repository} does not exist in ` +
+        `${registryName(settings)} (${settings.region}), so there is no ` +
+        `image at source-tag ${settings.sourceTag} to promote. Check the ` +
+        'repository name.'
+    )
   }
 
   if (!settings.createRepository) {
@@ -96,6 +104,35 @@ export async function ensureRepository(
   return create(ecr, settings, guessArn)
 }
 
+/**
+ * Describes the repository only: undefined when it is missing. main.ts
+ * starts it with the token, so that the permission check and the
+ * repository phase share one lookup.
+ */
+export function findRepository(
+  ecr: ECRClient,
+  settings: Pick<
+    RepositorySettings,
+    'repository' | 'registryId' | 'region' | 'partition'
+  >
+): Promise<Repository | undefined> {
+  return describe(ecr, settings, arnBeforeDescribe(settings))
+}
+
+function arnBeforeDescribe(
+  settings: Pick<
+    RepositorySettings,
+    'repository' | 'registryId' | 'region' | 'partition'
+  >
+): string {
+  return repositoryArn(
+    settings.partition,
+    settings.region,
+    settings.registryId ?? '<account>',
+    settings.repository
+  )
+}
+
 function registryName(settings: RepositorySettings): string {
   return settings.registryId
     ? `registry ${settings.registryId}`
@@ -104,7 +141,7 @@ function registryName(settings: RepositorySettings): string {
 
 async function describe(
   ecr: ECRClient,
-  settings: RepositorySettings,
+  settings: Pick<RepositorySettings, 'repository' | 'registryId'>,
   arn: string
 ): Promise<Repository | undefined> {
   try {

@@ -11,6 +11,10 @@ export interface RunReport {
   pushedTags?: string[]
   /** Set when push is off: what would have been pushed. */
   dryRunTags?: string[]
+  /** The repository's ARN, once known. */
+  repositoryArn?: string
+  /** Set when the permission check found a denial: a policy for the run. */
+  neededPolicy?: string
   failure?: string
 }
 
@@ -34,6 +38,15 @@ export function renderSummary(report: RunReport): string {
 
   if (report.failure) {
     summary.addCodeBlock(escapeHtml(report.failure), 'text')
+  }
+  if (report.neededPolicy) {
+    summary.addRaw(
+      'An identity policy that allows everything this run does, for the ' +
+        'role or user the job runs as:',
+      true
+    )
+    const policy = JSON.stringify(JSON.parse(report.neededPolicy), null, 2)
+    summary.addCodeBlock(escapeHtml(policy), 'json')
   }
 
   const rows: [string, string][] = []

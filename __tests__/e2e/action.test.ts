@@ -193,10 +193,16 @@ describe('build args and labels', () => {
     const config = JSON.parse(
       (await getBlob(repository, configDigest)).toString('utf8')
     ) as { config: { Labels: Record<string, string> } }
+    // With the provenance labels of the run (the harness event has no
+    // commit time, so no created label).
     expect(config.config.Labels).toEqual({
       greeting: 'hello, world',
       team: 'shop',
-      'org.example.release': '42'
+      'org.example.release': '42',
+      'org.opencontainers.image.source':
+        'https://github.com/octo-org/ecr-push-e2e',
+      'org.opencontainers.image.revision':
+        '0123456789abcdef0123456789abcdef01234567'
     })
 
     // A host that pulls by the image URI gets the same labels.

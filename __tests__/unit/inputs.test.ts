@@ -120,7 +120,12 @@ describe('a valid full set of inputs', () => {
       'repository-tags': 'team=shop\ncost-center = 42',
       'lifecycle-policy': 'policies/lifecycle.json',
       'repository-policy': repositoryPolicy,
-      'keep-login': 'TRUE'
+      'keep-login': 'TRUE',
+      'validate-permissions': 'true',
+      'max-attempts': '5',
+      'network-timeout': ' 30 ',
+      'build-timeout': '120',
+      'push-timeout': '45'
     })
 
     const expected: Settings = {
@@ -133,6 +138,10 @@ describe('a valid full set of inputs', () => {
       labels: ['org.opencontainers.image.source=https://github.com/acme/shop'],
       image: undefined,
       push: true,
+      sourceTag: undefined,
+      skipExisting: false,
+      versionTags: false,
+      version: undefined,
       region: 'eu-west-1',
       partition: 'aws',
       registryId: '123456789012',
@@ -155,7 +164,12 @@ describe('a valid full set of inputs', () => {
         )
       ),
       repositoryPolicy: JSON.stringify(JSON.parse(repositoryPolicy)),
-      keepLogin: true
+      keepLogin: true,
+      validatePermissions: true,
+      maxAttempts: 5,
+      networkTimeout: 30,
+      buildTimeout: 120,
+      pushTimeout: 45
     }
     expect(settings).toEqual(expected)
   })
@@ -171,6 +185,10 @@ describe('a valid full set of inputs', () => {
       labels: [],
       image: undefined,
       push: true,
+      sourceTag: undefined,
+      skipExisting: false,
+      versionTags: false,
+      version: undefined,
       region: 'us-east-1',
       partition: 'aws',
       registryId: undefined,
@@ -183,7 +201,12 @@ describe('a valid full set of inputs', () => {
       repositoryTags: [],
       lifecyclePolicy: undefined,
       repositoryPolicy: undefined,
-      keepLogin: false
+      keepLogin: false,
+      validatePermissions: false,
+      maxAttempts: 3,
+      networkTimeout: 60,
+      buildTimeout: 60,
+      pushTimeout: 30
     }
     expect(read()).toEqual(expected)
   })
@@ -795,5 +818,195 @@ describe('image', () => {
     expect(settings.buildArgs).toEqual([])
     expect(settings.labels).toEqual([])
     expect(settings.target).toBeUndefined()
+  })
+})
+
+describe('version-tags', () => {
+  const onTag = (ref: string): NodeJS.ProcessEnv => ({
+    ...ENV,
+    GITHUB_REF: ref
+  })
+
+  test.each([
+    {
+      ref: 'refs/tags/v1.2.3',
+      tags: '',
+      expected: ['1.2.3', '1.2', '1', 'latest'],
+      version: '1.2.3'
+    },
+    {
+      ref: 'refs/tags/v1.2.3',
+      tags: 'sha-0a1b2c3',
+      expected: ['sha-0a1b2c3', '1.2.3', '1.2', '1', 'latest'],
+      version: '1.2.3'
+    },
+    {
+      ref: 'refs/tags/1.2.3',
+      tags: 'latest, 1.2.3',
+      expected: ['latest', '1.2.3', '1.2', '1'],
+      version: '1.2.3'
+    },
+    // The default latest does not stand in: a pre-release never gets it.
+    {
+      ref: 'refs/tags/v1.2.3-rc.1',
+      tags: '',
+      expected: ['1.2.3-rc.1'],
+      version: '1.2.3-rc.1'
+    },
+    {
+      ref: 'refs/tags/v0.4.1',
+      tags: '',
+      expected: ['0.4.1', '0.4', 'latest'],
+      version: '0.4.1'
+    },
+    {
+      ref: 'refs/heads/main',
+      tags: 'sha-0a1b2c3',
+      expected: ['sha-0a1b2c3'],
+      version: undefined
+    }
+  ])('$ref with tags $tags', ({ ref, tags, expected, version }) => {
+    const settings = read({ tags, 'version-tags': 'true' }, onTag(ref))
+
+    expect(settings.versionTags).toBe(true)
+    expect(settings.tags).toEqual(expected)
+    expect(settings.version).toBe(version)
+  })
+
+  test('off by default: a version ref adds nothing', () => {
+    const settings = read({}, onTag('refs/tags/v1.2.3'))
+
+    expect(settings.versionTags).toBe(false)
+    expect(settings.tags).toEqual(['latest'])
+    expect(settings.version).toBeUndefined()
+  })
+
+  test('no tags and no version tag: refused, naming the ref', () => {
+    const error = expectInputError(
+      { tags: '', 'version-tags': 'true' },
+      'tags',
+      '',
+      onTag('refs/heads/main')
+    )
+    expect(error.message).toContain(
+      'has no tag, and version-tags adds none: refs/heads/main is not a ' +
+        'semantic version tag'
+    )
+  })
+
+  test('the given tags are still checked', () => {
+    expectInputError(
+      { tags: 'bad tag', 'version-tags': 'true' },
+      'tags',
+      'bad tag',
+      onTag('refs/tags/v1.2.3')
+    )
+  })
+
+  test('a version too long for a tag is refused', () => {
+    const ref = `refs/tags/v1.2.3-${'a'.repeat(130)}`
+    const error = expectInputError(
+      { tags: 'x', 'version-tags': 'true' },
+      'version-tags',
+      'true',
+      onTag(ref)
+    )
+    expect(error.message).toContain('not a valid tag')
+  })
+
+  test('not a boolean: refused', () => {
+    expectInputError({ 'version-tags': 'yes' }, 'version-tags', 'yes')
+  })
+})
+
+describe('skip-existing', () => {
+  test.each([
+    ['', false],
+    ['false', false],
+    ['true', true]
+  ])('%j reads as %s', (value, expected) => {
+    expect(read({ 'skip-existing': value }).skipExisting).toBe(expected)
+  })
+
+  test('works with image', () => {
+    const settings = read({ image: 'my-app:1.0', 'skip-existing': 'true' })
+    expect(settings.skipExisting).toBe(true)
+    expect(settings.image).toBe('my-app:1.0')
+  })
+
+  test('not a boolean: refused', () => {
+    expectInputError({ 'skip-existing': '1' }, 'skip-existing', '1')
+  })
+})
+
+describe('source-tag', () => {
+  test('needs no context or Dockerfile, and builds nothing', () => {
+    const settings = readInputs(
+      name =>
+        ({ repository: 'shop/api', tags: 'prod', 'source-tag': 'sha-1' })[
+          name
+        ] ?? '',
+      ENV,
+      tempDir('ecr-push-no-dockerfile-')
+    )
+
+    expect(settings.sourceTag).toBe('sha-1')
+    expect(settings.tags).toEqual(['prod'])
+    expect(settings.context).toBe('')
+    expect(settings.dockerfile).toBe('')
+    expect(settings.buildArgs).toEqual([])
+    expect(settings.labels).toEqual([])
+    expect(settings.target).toBeUndefined()
+  })
+
+  test.each(['', '  '])('%j is no source tag', value => {
+    expect(read({ 'source-tag': value }).sourceTag).toBeUndefined()
+  })
+
+  test('action.yml defaults are no conflict', () => {
+    const settings = read({
+      'source-tag': 'sha-1',
+      context: '.',
+      'skip-existing': 'false',
+      'version-tags': 'false'
+    })
+    expect(settings.sourceTag).toBe('sha-1')
+  })
+
+  test('version-tags promotes to the version tags', () => {
+    const settings = read(
+      { tags: '', 'source-tag': 'sha-1', 'version-tags': 'true' },
+      { ...ENV, GITHUB_REF: 'refs/tags/v2.0.0' }
+    )
+    expect(settings.tags).toEqual(['2.0.0', '2.0', '2', 'latest'])
+  })
+
+  test.each(['my tag', '-x', '.x', 'a'.repeat(129), 'repo:tag'])(
+    'refuses the tag %j',
+    value => {
+      const error = expectInputError(
+        { 'source-tag': value },
+        'source-tag',
+        value
+      )
+      expect(error.message).toContain('is not a valid tag')
+    }
+  )
+
+  test.each([
+    ['image', 'my-app:1.0'],
+    ['dockerfile', 'docker/prod.Dockerfile'],
+    ['build-args', 'NODE_ENV=production'],
+    ['target', 'runtime'],
+    ['labels', 'team=shop'],
+    ['context', 'app'],
+    ['skip-existing', 'true']
+  ])('refuses %s, which would do nothing', (name, value) => {
+    const error = expectInputError(
+      { 'source-tag': 'sha-1', [name]: value },
+      name,
+      value
+    )
+    expect(error.message).toContain('cannot be used with source-tag "sha-1"')
   })
 })

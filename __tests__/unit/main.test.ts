@@ -24,6 +24,7 @@ import {
 import path from 'node:path'
 
 import {
+  ARN,
   REGISTRY,
   accessDenied,
   repository,
@@ -46,6 +47,7 @@ jest.unstable_mockModule('@actions/core', () => core)
 jest.unstable_mockModule('@actions/exec', () => exec)
 
 const { run } = await import('../../src/main.js')
+const { pullPolicy, pushPolicy } = await import('../../src/policy.js')
 
 const ecrMock = mockClient(ECRClient)
 
@@ -54,6 +56,11 @@ const PASSWORD = 'eyJwYXlsb2FkIjoiZmFrZSJ9:c2VjcmV0'
 const TOKEN = Buffer.from(`AWS:${PASSWORD}`).toString('base64')
 /** The digest of the manifest docker pushes for IMAGE_ID. */
 const PUSHED_DIGEST = sha256(manifestFor(IMAGE_ID).body)
+/** Set on every run once the repository's account is known. */
+const POLICY_OUTPUTS = {
+  'push-policy': pushPolicy(ARN),
+  'pull-policy': pullPolicy(ARN)
+}
 const OTHER_IMAGE =
   'sha256:0000000000000000000000000000000000000000000000000000000000000001'
 
@@ -211,6 +218,7 @@ describe('a run that pushes', () => {
 
     expect(core.setFailed).not.toHaveBeenCalled()
     expect(outputs).toEqual({
+      ...POLICY_OUTPUTS,
       'repository-created': 'true',
       registry: REGISTRY,
       'repository-uri': URI,
@@ -339,6 +347,7 @@ describe('a run that fails', () => {
     expect(message).toContain('ecr:InitiateLayerUpload')
     expect(message).not.toMatch(/\n\s+at /)
     expect(outputs).toEqual({
+      ...POLICY_OUTPUTS,
       'repository-created': 'true',
       registry: REGISTRY,
       'repository-uri': URI,
@@ -436,7 +445,10 @@ describe('a run that fails', () => {
     expect(failureMessage()).toContain(
       'ecr:GetAuthorizationToken was denied on *'
     )
-    expect(outputs).toEqual({ 'repository-created': 'false' })
+    expect(outputs).toEqual({
+      'repository-created': 'false',
+      ...POLICY_OUTPUTS
+    })
     expect(exec.getExecOutput).not.toHaveBeenCalled()
     expect(privateConfigsLeft()).toEqual([])
   })
@@ -466,6 +478,7 @@ describe('push false', () => {
     expect(dockerCommands()).not.toContain('push')
     expect(registry.requests).toEqual([])
     expect(outputs).toEqual({
+      ...POLICY_OUTPUTS,
       'repository-created': 'false',
       registry: REGISTRY,
       'repository-uri': URI,
@@ -510,5 +523,443 @@ describe('image', () => {
     expect(dockerRuns[2]?.args).toEqual(['tag', 'my-app:1.0', `${URI}:v1`])
     expect(outputs['image-id']).toBe(IMAGE_ID)
     expect(outputs.digest).toBe(PUSHED_DIGEST)
+  })
+})
+
+describe('know before pushing', () => {
+  test('one tag already at this image: the others get its manifest, no push', async () => {
+    existingRepository({ imageTagMutability: 'IMMUTABLE' })
+    const digest = registry.store('shop/api', 'v1.2.3', manifestFor(IMAGE_ID))
+
+    await run()
+
+    expect(core.setFailed).not.toHaveBeenCalled()
+    expect(dockerCommands()).toEqual(['login', 'build'])
+    expect(registry.digestAt('shop/api', 'latest')).toBe(digest)
+    expect(outputs).toMatchObject({ pushed: 'true', digest })
+  })
+
+  test('the refusal names the mutability, the build and both digests', async () => {
+    existingRepository({ imageTagMutability: 'IMMUTABLE' })
+    const taken = registry.store(
+      'shop/api',
+      'v1.2.3',
+      manifestFor(OTHER_IMAGE, 'b')
+    )
+
+    await run()
+
+    const message = failureMessage()
+    expect(message).toContain("The repository's tag mutability is IMMUTABLE")
+    expect(message).toContain(`this build (image ${IMAGE_ID})`)
+    expect(message).toContain(`v1.2.3: at ${taken} (image ${OTHER_IMAGE})`)
+    // latest was free, but nothing at all is written: never half a release.
+    expect(registry.digestAt('shop/api', 'latest')).toBeUndefined()
+    expect(dockerCommands()).not.toContain('push')
+  })
+
+  test('IMMUTABLE_WITH_EXCLUSION: an excluded tag moves, the others are refused', async () => {
+    existingRepository({
+      imageTagMutability: 'IMMUTABLE_WITH_EXCLUSION',
+      imageTagMutabilityExclusionFilters: [
+        { filterType: 'WILDCARD', filter: 'lat*' }
+      ]
+    })
+    registry.store('shop/api', 'latest', manifestFor(OTHER_IMAGE, 'b'))
+    inputs.tags = 'latest'
+
+    await run()
+
+    expect(core.setFailed).not.toHaveBeenCalled()
+    expect(registry.digestAt('shop/api', 'latest')).toBe(PUSHED_DIGEST)
+
+    resetCore()
+    Object.assign(inputs, {
+      repository: 'shop/api',
+      tags: 'v1.2.3\nlatest',
+      context: workspace
+    })
+    const taken = registry.store(
+      'shop/api',
+      'v1.2.3',
+      manifestFor(OTHER_IMAGE, 'c')
+    )
+    registry.store('shop/api', 'latest', manifestFor(OTHER_IMAGE, 'b'))
+    dockerRuns = []
+
+    await run()
+
+    const message = failureMessage()
+    expect(message).toContain('IMMUTABLE_WITH_EXCLUSION (mutable: lat*)')
+    expect(message).toContain(`v1.2.3: at ${taken}`)
+    expect(message).not.toContain('latest: at')
+    expect(dockerCommands()).not.toContain('push')
+  })
+
+  test('MUTABLE: a tag at another image is moved', async () => {
+    existingRepository()
+    registry.store('shop/api', 'latest', manifestFor(OTHER_IMAGE, 'b'))
+
+    await run()
+
+    expect(core.setFailed).not.toHaveBeenCalled()
+    expect(registry.digestAt('shop/api', 'latest')).toBe(PUSHED_DIGEST)
+    expect(outputs.pushed).toBe('true')
+  })
+
+  test('push false: a conflict is a warning, and nothing is written', async () => {
+    existingRepository({ imageTagMutability: 'IMMUTABLE' })
+    registry.store('shop/api', 'v1.2.3', manifestFor(OTHER_IMAGE, 'b'))
+    inputs.push = 'false'
+
+    await run()
+
+    expect(core.setFailed).not.toHaveBeenCalled()
+    expect(logged(core.warning)).toContain('v1.2.3: at')
+    expect(registry.requests.filter(r => r.method === 'PUT')).toEqual([])
+  })
+})
+
+describe('skip-existing', () => {
+  beforeEach(() => {
+    inputs['skip-existing'] = 'true'
+    inputs.tags = 'sha-0a1b2c3\nstaging'
+  })
+
+  test('an existing tag: no docker at all; the missing tag is added', async () => {
+    existingRepository()
+    const digest = registry.store(
+      'shop/api',
+      'sha-0a1b2c3',
+      manifestFor(OTHER_IMAGE)
+    )
+
+    await run()
+
+    expect(core.setFailed).not.toHaveBeenCalled()
+    expect(exec.getExecOutput).not.toHaveBeenCalled()
+    expect(privateConfigsLeft()).toEqual([])
+    expect(registry.digestAt('shop/api', 'staging')).toBe(digest)
+    expect(outputs).toMatchObject({
+      'image-id': OTHER_IMAGE,
+      pushed: 'true',
+      digest,
+      'image-uri': `${URI}@${digest}`,
+      tags: 'sha-0a1b2c3\nstaging',
+      'image-uris': `${URI}:sha-0a1b2c3\n${URI}:staging`
+    })
+    expect(readFileSync(summaryFile, 'utf8')).toContain(`${URI}@${digest}`)
+  })
+
+  test('every tag there: pushed is false, nothing written', async () => {
+    existingRepository()
+    const digest = registry.store(
+      'shop/api',
+      'sha-0a1b2c3',
+      manifestFor(OTHER_IMAGE)
+    )
+    registry.store('shop/api', 'staging', manifestFor(OTHER_IMAGE))
+
+    await run()
+
+    expect(core.setFailed).not.toHaveBeenCalled()
+    expect(registry.requests.filter(r => r.method === 'PUT')).toEqual([])
+    expect(outputs).toMatchObject({ pushed: 'false', digest })
+  })
+
+  test('no tag there yet: builds and pushes as usual', async () => {
+    existingRepository()
+
+    await run()
+
+    expect(core.setFailed).not.toHaveBeenCalled()
+    expect(dockerCommands()).toEqual(['login', 'build', 'push'])
+    expect(registry.digestAt('shop/api', 'staging')).toBe(PUSHED_DIGEST)
+    expect(outputs).toMatchObject({ pushed: 'true', 'image-id': IMAGE_ID })
+  })
+
+  test('a repository this run creates: builds', async () => {
+    missingRepository()
+
+    await run()
+
+    expect(dockerCommands()).toEqual(['login', 'build', 'push'])
+  })
+
+  test('existing tags at different images: fails naming them, no docker', async () => {
+    existingRepository()
+    const first = registry.store(
+      'shop/api',
+      'sha-0a1b2c3',
+      manifestFor(OTHER_IMAGE)
+    )
+    const second = registry.store('shop/api', 'staging', manifestFor(IMAGE_ID))
+
+    await run()
+
+    const message = failureMessage()
+    expect(message).toContain(`sha-0a1b2c3: at ${first}`)
+    expect(message).toContain(`staging: at ${second}`)
+    expect(exec.getExecOutput).not.toHaveBeenCalled()
+    expect(registry.requests.filter(r => r.method === 'PUT')).toEqual([])
+    expect(outputs.digest).toBeUndefined()
+  })
+
+  test('keep-login still logs docker in for later steps', async () => {
+    existingRepository()
+    registry.store('shop/api', 'sha-0a1b2c3', manifestFor(OTHER_IMAGE))
+    inputs['keep-login'] = 'true'
+
+    await run()
+
+    expect(dockerCommands()).toEqual(['login'])
+    expect(savedState['logged-in-registry']).toBe(REGISTRY)
+  })
+})
+
+describe('source-tag', () => {
+  beforeEach(() => {
+    Object.assign(inputs, {
+      'source-tag': 'sha-0a1b2c3',
+      tags: 'staging, prod',
+      context: ''
+    })
+  })
+
+  test('promotes without docker: same manifest at every tag', async () => {
+    existingRepository()
+    const source = manifestFor(OTHER_IMAGE)
+    const digest = registry.store('shop/api', 'sha-0a1b2c3', source)
+
+    await run()
+
+    expect(core.setFailed).not.toHaveBeenCalled()
+    expect(exec.getExecOutput).not.toHaveBeenCalled()
+    expect(core.saveState).not.toHaveBeenCalledWith(
+      'private-docker-config',
+      expect.anything()
+    )
+    for (const tag of ['staging', 'prod']) {
+      const copied = registry.manifests.get(`shop/api:${tag}`)
+      expect(copied?.body.equals(source.body)).toBe(true)
+      expect(copied?.mediaType).toBe(source.mediaType)
+    }
+    expect(outputs).toMatchObject({
+      'repository-created': 'false',
+      'image-id': OTHER_IMAGE,
+      pushed: 'true',
+      digest,
+      'image-uri': `${URI}@${digest}`,
+      tags: 'staging\nprod'
+    })
+    expect(logged(core.info)).toContain(`sha-0a1b2c3 is at ${digest}`)
+  })
+
+  test('a missing source tag fails, naming it and the repository', async () => {
+    existingRepository()
+
+    await run()
+
+    const message = failureMessage()
+    expect(message).toContain('"sha-0a1b2c3"')
+    expect(message).toContain('shop/api')
+    expect(registry.requests.filter(r => r.method === 'PUT')).toEqual([])
+  })
+
+  test('an immutable target tag at another image: nothing is tagged', async () => {
+    existingRepository({ imageTagMutability: 'IMMUTABLE' })
+    registry.store('shop/api', 'sha-0a1b2c3', manifestFor(IMAGE_ID))
+    const taken = registry.store('shop/api', 'prod', manifestFor(OTHER_IMAGE))
+
+    await run()
+
+    const message = failureMessage()
+    expect(message).toContain(`prod: at ${taken}`)
+    expect(message).toContain('IMMUTABLE')
+    expect(registry.digestAt('shop/api', 'staging')).toBeUndefined()
+  })
+
+  test('a missing repository is not created for a promotion', async () => {
+    missingRepository()
+
+    await run()
+
+    expect(failureMessage()).toContain(
+      'so there is no image at source-tag sha-0a1b2c3 to promote'
+    )
+    expect(ecrMock.commandCalls(CreateRepositoryCommand)).toHaveLength(0)
+    expect(exec.getExecOutput).not.toHaveBeenCalled()
+  })
+
+  test('push false: reads, writes nothing, sets no digest', async () => {
+    existingRepository()
+    registry.store('shop/api', 'sha-0a1b2c3', manifestFor(OTHER_IMAGE))
+    inputs.push = 'false'
+
+    await run()
+
+    expect(core.setFailed).not.toHaveBeenCalled()
+    expect(registry.requests.filter(r => r.method === 'PUT')).toEqual([])
+    expect(outputs.digest).toBeUndefined()
+    expect(outputs['image-id']).toBe(OTHER_IMAGE)
+  })
+})
+
+describe('version tags and provenance labels', () => {
+  const RUN_ENV = [
+    'GITHUB_REF',
+    'GITHUB_SHA',
+    'GITHUB_SERVER_URL',
+    'GITHUB_REPOSITORY',
+    'GITHUB_EVENT_NAME',
+    'GITHUB_EVENT_PATH'
+  ] as const
+  const SHA = '0123456789abcdef0123456789abcdef01234567'
+  const before = Object.fromEntries(
+    RUN_ENV.map(name => [name, process.env[name]])
+  )
+
+  function onRef(ref: string, payload: unknown): void {
+    const eventPath = path.join(tempDir(), 'event.json')
+    writeFileSync(eventPath, JSON.stringify(payload))
+    Object.assign(process.env, {
+      GITHUB_REF: ref,
+      GITHUB_SHA: SHA,
+      GITHUB_SERVER_URL: 'https://github.com',
+      GITHUB_REPOSITORY: 'acme/shop',
+      GITHUB_EVENT_NAME: 'push',
+      GITHUB_EVENT_PATH: eventPath
+    })
+  }
+
+  function buildArgs(flag: string): string[] {
+    const args = dockerRuns.find(call => call.args[0] === 'build')?.args ?? []
+    return args.flatMap((arg, index) => (args[index - 1] === flag ? [arg] : []))
+  }
+
+  afterEach(() => {
+    for (const name of RUN_ENV) {
+      const value = before[name]
+      if (value === undefined) delete process.env[name]
+      else process.env[name] = value
+    }
+  })
+
+  test('a release tag: every version tag, and the OCI labels', async () => {
+    missingRepository()
+    onRef('refs/tags/v1.2.3', {
+      head_commit: { id: SHA, timestamp: '2024-05-01T12:30:00+02:00' }
+    })
+    Object.assign(inputs, { tags: '', 'version-tags': 'true' })
+
+    await run()
+
+    expect(core.setFailed).not.toHaveBeenCalled()
+    expect(logged(core.info)).toContain(
+      'version-tags: refs/tags/v1.2.3 adds 1.2.3, 1.2, 1, latest'
+    )
+    expect(buildArgs('--tag')).toEqual(
+      ['1.2.3', '1.2', '1', 'latest'].map(tag => `${URI}:${tag}`)
+    )
+    expect(buildArgs('--label')).toEqual([
+      'org.opencontainers.image.source=https://github.com/acme/shop',
+      `org.opencontainers.image.revision=${SHA}`,
+      'org.opencontainers.image.created=2024-05-01T10:30:00Z',
+      'org.opencontainers.image.version=1.2.3'
+    ])
+    for (const tag of ['1.2.3', '1.2', '1', 'latest']) {
+      expect(registry.digestAt('shop/api', tag)).toBe(PUSHED_DIGEST)
+    }
+    expect(outputs.tags).toBe('1.2.3\n1.2\n1\nlatest')
+  })
+
+  test('a pre-release: its version only, never latest', async () => {
+    missingRepository()
+    onRef('refs/tags/v1.2.3-rc.1', {})
+    Object.assign(inputs, { tags: '', 'version-tags': 'true' })
+
+    await run()
+
+    expect(buildArgs('--tag')).toEqual([`${URI}:1.2.3-rc.1`])
+    expect(buildArgs('--label')).toContain(
+      'org.opencontainers.image.version=1.2.3-rc.1'
+    )
+    expect(registry.digestAt('shop/api', 'latest')).toBeUndefined()
+  })
+
+  test('a branch: says so, adds nothing, and has no version label', async () => {
+    missingRepository()
+    onRef('refs/heads/main', {})
+    Object.assign(inputs, { tags: 'sha-0a1b2c3', 'version-tags': 'true' })
+
+    await run()
+
+    expect(logged(core.info)).toContain(
+      'version-tags: refs/heads/main is not a semantic version tag; no tags added'
+    )
+    expect(outputs.tags).toBe('sha-0a1b2c3')
+    expect(buildArgs('--label').join('\n')).not.toContain('.version=')
+    // No commit time in the payload: no created label, never the clock.
+    expect(buildArgs('--label').join('\n')).not.toContain('.created=')
+  })
+
+  test('a label the user set wins', async () => {
+    missingRepository()
+    onRef('refs/heads/main', {})
+    inputs.labels = 'org.opencontainers.image.source=https://example.com/x'
+
+    await run()
+
+    expect(buildArgs('--label')).toEqual([
+      'org.opencontainers.image.source=https://example.com/x',
+      `org.opencontainers.image.revision=${SHA}`
+    ])
+  })
+
+  test('an image that is not built gets no labels', async () => {
+    missingRepository()
+    onRef('refs/tags/v1.2.3', {})
+    Object.assign(inputs, { image: 'my-app:1.0', 'version-tags': 'true' })
+
+    await run()
+
+    expect(core.setFailed).not.toHaveBeenCalled()
+    expect(dockerCommands()).not.toContain('build')
+    expect(outputs.tags).toBe('v1.2.3\nlatest\n1.2.3\n1.2\n1')
+  })
+})
+
+describe('limits and cancellation', () => {
+  test('a push that fails with a 503 is tried max-attempts times', async () => {
+    missingRepository()
+    inputs['max-attempts'] = '2'
+    dockerFailures.push = {
+      exitCode: 1,
+      stderr: 'received unexpected HTTP status: 503 Service Unavailable'
+    }
+
+    await run()
+
+    expect(dockerCommands().filter(command => command === 'push')).toHaveLength(
+      2
+    )
+    expect(logged(core.warning)).toContain(
+      'docker push failed (attempt 1 of 2)'
+    )
+    expect(failureMessage()).toContain('503 Service Unavailable')
+    expect(privateConfigsLeft()).toEqual([])
+  })
+
+  test('a run leaves no signal handler behind', async () => {
+    const before = ['SIGINT', 'SIGTERM'].map(name =>
+      process.listenerCount(name)
+    )
+    missingRepository()
+
+    await run()
+
+    expect(
+      ['SIGINT', 'SIGTERM'].map(name => process.listenerCount(name))
+    ).toEqual(before)
   })
 })

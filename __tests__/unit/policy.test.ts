@@ -2,15 +2,17 @@ import { describe, expect, test } from '@jest/globals'
 import { RepositoryNotFoundException } from '@aws-sdk/client-ecr'
 
 import { ARN, accessDenied } from '../fixtures/aws.js'
-import { ActionError } from '../../src/errors.js'
+import { AccessDeniedError, ActionError } from '../../src/errors.js'
 import {
   PULL_ACTIONS,
   PUSH_ACTIONS,
   allowStatement,
+  explainDeniedText,
   explainDenial,
   isAccessDenied,
   pullPolicy,
   pushPolicy,
+  registryRepositoryArn,
   repositoryArn
 } from '../../src/policy.js'
 
@@ -170,5 +172,82 @@ describe('explainDenial', () => {
     ).message
     expect(message).toContain(`ecr:PutImage was denied on ${ARN}.`)
     expect(message).toContain(`"Resource":"${ARN}"`)
+  })
+})
+
+describe('registryRepositoryArn', () => {
+  test.each([
+    [
+      '123456789012.dkr.ecr.us-east-1.amazonaws.com',
+      'arn:aws:ecr:us-east-1:123456789012:repository/shop/api'
+    ],
+    [
+      '123456789012.dkr.ecr-fips.us-gov-west-1.amazonaws.com',
+      'arn:aws-us-gov:ecr:us-gov-west-1:123456789012:repository/shop/api'
+    ],
+    [
+      '123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn',
+      'arn:aws-cn:ecr:cn-north-1:123456789012:repository/shop/api'
+    ]
+  ])('%s', (registry, arn) => {
+    expect(registryRepositoryArn(registry, 'shop/api')).toBe(arn)
+  })
+
+  test('a registry that is not ECR has no ARN', () => {
+    expect(registryRepositoryArn('ghcr.io', 'shop/api')).toBeUndefined()
+  })
+})
+
+describe('explainDeniedText', () => {
+  const dockerDenial = new ActionError(
+    'docker push failed (exit code 1):\n' +
+      'denied: User: arn:aws:sts::123456789012:assumed-role/ci/run is not ' +
+      `authorized to perform: ecr:InitiateLayerUpload on resource: ${ARN} ` +
+      'because no identity-based policy allows the ecr:InitiateLayerUpload ' +
+      'action'
+  )
+
+  test("keeps docker's words and adds the action and statement", () => {
+    const explained = explainDeniedText(dockerDenial, 'guess')
+
+    expect(explained).toBeInstanceOf(AccessDeniedError)
+    const message = (explained as Error).message
+    expect(message.startsWith(dockerDenial.message)).toBe(true)
+    expect(message).toContain(`ecr:InitiateLayerUpload was denied on ${ARN}.`)
+    expect(message).toContain(
+      JSON.stringify({
+        Effect: 'Allow',
+        Action: 'ecr:InitiateLayerUpload',
+        Resource: ARN
+      })
+    )
+    expect((explained as InstanceType<typeof AccessDeniedError>).action).toBe(
+      'ecr:InitiateLayerUpload'
+    )
+  })
+
+  test('without a quoted action, names the one given', () => {
+    const refused = new ActionError('Could not read shop/api:latest: 403.')
+
+    const message = (
+      explainDeniedText(refused, ARN, 'ecr:BatchGetImage') as Error
+    ).message
+
+    expect(message).toContain(`ecr:BatchGetImage was denied on ${ARN}.`)
+  })
+
+  test('anything else is returned unchanged', () => {
+    const other = new ActionError('docker push failed: connection reset')
+    expect(explainDeniedText(other, ARN)).toBe(other)
+  })
+
+  test('an explicit deny asks to narrow the Deny', () => {
+    const explicit = new ActionError(
+      `User: x is not authorized to perform: ecr:PutImage on resource: ${ARN} ` +
+        'with an explicit deny in an identity-based policy'
+    )
+    const message = (explainDeniedText(explicit, ARN) as Error).message
+    expect(message).toContain('remove or narrow that Deny')
+    expect(message).not.toContain('"Effect":"Allow"')
   })
 })

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Rebuilds dist/ from src/. ncc writes into its output directory without
+# emptying it, so the chunks of the lazily loaded AWS clients would pile
+# up under new names; it builds elsewhere instead, and dist/ is replaced
+# only when the build succeeded, so a failed build leaves the last one.
+# licenses.txt comes from .ci/licenses.mjs: ncc's own lists the packages
+# of one chunk only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+ncc build src/index.ts -o "$out" --minify --source-map
+node .ci/licenses.mjs "$out"
+chmod 755 "$out"
+rm -rf dist
+mv "$out" dist

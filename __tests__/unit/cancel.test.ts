@@ -1,0 +1,159 @@
+import {
+  afterEach,
+  beforeEach,
+  describe,
+  expect,
+  jest,
+  test
+} from '@jest/globals'
+
+import { core, logged, resetCore } from '../fixtures/core.js'
+
+jest.unstable_mockModule('@actions/core', () => core)
+
+const { cancel, isCancelled, phase, resetCancellation, watchForCancellation } =
+  await import('../../src/cancel.js')
+
+type Effects = Parameters<typeof cancel>[2]
+
+const DOCKER_PUSH = {
+  pid: 200,
+  ppid: 100,
+  command: '/usr/bin/docker push 123.dkr.ecr.us-east-1.amazonaws.com/a:v1'
+}
+const BUILDX = {
+  pid: 300,
+  ppid: 200,
+  command: '/usr/libexec/docker/cli-plugins/docker-buildx buildx build .'
+}
+
+function effects(running = [DOCKER_PUSH, BUILDX]) {
+  const calls: string[] = []
+  const fake = {
+    running: jest.fn(async () => running),
+    stop: jest.fn(async (entries: typeof running, graceMs: number) => {
+      calls.push(`stop ${entries.map(entry => entry.pid).join(',')} ${graceMs}`)
+    }),
+    exit: jest.fn((code: number) => {
+      calls.push(`exit ${code}`)
+    })
+  } satisfies Effects
+  return { fake, calls }
+}
+
+beforeEach(() => {
+  resetCore()
+  resetCancellation()
+})
+afterEach(resetCancellation)
+
+describe('cancel', () => {
+  test('SIGTERM mid-push: docker stopped, config removed, failed, exit 143', async () => {
+    const { fake, calls } = effects()
+    const cleanup = jest.fn(() => {
+      calls.push('cleanup')
+      return 'removed the private docker config'
+    })
+    await phase('Push', async () => undefined)
+
+    await cancel('SIGTERM', cleanup, fake)
+
+    expect(calls).toEqual(['stop 200,300 3000', 'cleanup', 'exit 143'])
+    expect(core.setFailed).toHaveBeenCalledWith(
+      'Cancelled by SIGTERM while pushing the image: stopped docker push, ' +
+        'and removed the private docker config.'
+    )
+    expect(isCancelled()).toBe(true)
+  })
+
+  test('SIGINT before any docker call: exit 130', async () => {
+    const { fake } = effects([])
+    await phase('Repository', async () => undefined)
+
+    await cancel('SIGINT', () => undefined, fake)
+
+    expect(core.setFailed).toHaveBeenCalledWith(
+      'Cancelled by SIGINT while looking up the repository: no docker ' +
+        'command was running.'
+    )
+    expect(fake.exit).toHaveBeenCalledWith(130)
+  })
+
+  test('a phase it does not know, and none at all', async () => {
+    const { fake } = effects([])
+    await cancel('SIGTERM', () => undefined, fake)
+    expect(logged(core.setFailed)).toContain('while starting:')
+
+    resetCancellation()
+    resetCore()
+    await phase('Sign', async () => undefined)
+    await cancel('SIGTERM', () => undefined, fake)
+    expect(logged(core.setFailed)).toContain('while in the Sign phase:')
+  })
+
+  test('a second signal while the first is handled changes nothing', async () => {
+    const { fake } = effects()
+
+    await Promise.all([
+      cancel('SIGINT', () => undefined, fake),
+      cancel('SIGTERM', () => undefined, fake)
+    ])
+
+    expect(fake.exit).toHaveBeenCalledTimes(1)
+    expect(fake.exit).toHaveBeenCalledWith(130)
+    expect(core.setFailed).toHaveBeenCalledTimes(1)
+  })
+
+  test('a cleanup that throws is a warning; docker is still stopped', async () => {
+    const { fake } = effects()
+
+    await cancel(
+      'SIGTERM',
+      () => {
+        throw new Error('EBUSY')
+      },
+      fake
+    )
+
+    expect(logged(core.warning)).toBe(
+      'Cleanup after the cancellation failed: EBUSY'
+    )
+    expect(fake.stop).toHaveBeenCalled()
+    expect(fake.exit).toHaveBeenCalledWith(143)
+  })
+})
+
+describe('watchForCancellation', () => {
+  test('listens to SIGINT and SIGTERM until told to stop', () => {
+    const before = {
+      SIGINT: process.listenerCount('SIGINT'),
+      SIGTERM: process.listenerCount('SIGTERM')
+    }
+
+    const stop = watchForCancellation(() => undefined, effects().fake)
+    expect(process.listenerCount('SIGINT')).toBe(before.SIGINT + 1)
+    expect(process.listenerCount('SIGTERM')).toBe(before.SIGTERM + 1)
+
+    stop()
+    expect(process.listenerCount('SIGINT')).toBe(before.SIGINT)
+    expect(process.listenerCount('SIGTERM')).toBe(before.SIGTERM)
+  })
+
+  test('a signal runs the cancellation', async () => {
+    const { fake } = effects([])
+    const stop = watchForCancellation(() => 'removed it', fake)
+    try {
+      process.emit('SIGTERM', 'SIGTERM')
+      await new Promise(resolve => setTimeout(resolve, 10))
+    } finally {
+      stop()
+    }
+    expect(fake.exit).toHaveBeenCalledWith(143)
+    expect(logged(core.setFailed)).toContain('removed it')
+  })
+})
+
+test('phase groups the log under its name', async () => {
+  await expect(phase('Build', async () => 'built')).resolves.toBe('built')
+  expect(core.group).toHaveBeenCalledWith('Build', expect.any(Function))
+})

