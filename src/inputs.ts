@@ -115,7 +115,10 @@ export function readInputs(
   const versionTags = readBoolean('version-tags', input('version-tags'), false)
   const release = versionTags ? versionTagsOf(env.GITHUB_REF) : undefined
   const tags = versionTags
-    ? readTags(input('tags'), release?.tags ?? [], env.GITHUB_REF)
+    ? readTags(input('tags'), release?.tags ?? [], env.GITHUB_REF).filter(
+        // A pre-release never moves latest, not even the input's default.
+        tag => tag !== 'latest' || !release || release.tags.includes(tag)
+      )
     : readTags(input('tags'))
   const sourceTag = readSourceTag(input('source-tag'))
   const image = optional(input('image'))
@@ -261,20 +264,16 @@ export function readRepository(value: string): string {
 }
 
 /**
- * The tags input, then the tags version-tags adds (`versionTags`, given
- * only when it is on), without duplicates. An empty input means latest
- * only without version-tags: with it, latest would land on pre-releases
- * and branch builds, which version-tags keeps it off.
+ * The tags input (empty means latest, the input's default), then the tags
+ * version-tags adds (`versionTags`, given only when it is on), without
+ * duplicates.
  */
 export function readTags(
   value: string,
   versionTags?: string[],
   ref?: string
 ): string[] {
-  const given =
-    value === '' && versionTags === undefined
-      ? ['latest']
-      : splitList(value, true)
+  const given = value === '' ? ['latest'] : splitList(value, true)
   for (const tag of given) {
     if (!TAG.test(tag)) {
       throw new InputError(

@@ -50,5 +50,8 @@ export function describeVersionTags(ref: string | undefined): string {
   if (!found) {
     return `version-tags: ${ref || 'GITHUB_REF (not set)'} is not a semantic version tag; no tags added`
   }
-  return `version-tags: ${ref} adds ${found.tags.join(', ')}`
+  const noLatest = found.tags.includes('latest')
+    ? ''
+    : '; a pre-release never gets latest'
+  return `version-tags: ${ref} adds ${found.tags.join(', ')}${noLatest}`
 }

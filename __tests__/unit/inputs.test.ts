@@ -831,7 +831,7 @@ describe('version-tags', () => {
     {
       ref: 'refs/tags/v1.2.3',
       tags: '',
-      expected: ['1.2.3', '1.2', '1', 'latest'],
+      expected: ['latest', '1.2.3', '1.2', '1'],
       version: '1.2.3'
     },
     {
@@ -846,7 +846,7 @@ describe('version-tags', () => {
       expected: ['latest', '1.2.3', '1.2', '1'],
       version: '1.2.3'
     },
-    // The default latest does not stand in: a pre-release never gets it.
+    // Not even the default latest: a pre-release never gets it.
     {
       ref: 'refs/tags/v1.2.3-rc.1',
       tags: '',
@@ -856,7 +856,7 @@ describe('version-tags', () => {
     {
       ref: 'refs/tags/v0.4.1',
       tags: '',
-      expected: ['0.4.1', '0.4', 'latest'],
+      expected: ['latest', '0.4.1', '0.4'],
       version: '0.4.1'
     },
     {
@@ -881,11 +881,28 @@ describe('version-tags', () => {
     expect(settings.version).toBeUndefined()
   })
 
-  test('no tags and no version tag: refused, naming the ref', () => {
-    const error = expectInputError(
+  test('a pre-release drops even an explicit latest', () => {
+    const settings = read(
+      { tags: 'latest, edge', 'version-tags': 'true' },
+      onTag('refs/tags/v2.0.0-beta.2')
+    )
+    expect(settings.tags).toEqual(['edge', '2.0.0-beta.2'])
+  })
+
+  test('on a branch the tags input applies as always, default latest', () => {
+    const settings = read(
       { tags: '', 'version-tags': 'true' },
+      onTag('refs/heads/main')
+    )
+    expect(settings.tags).toEqual(['latest'])
+    expect(settings.version).toBeUndefined()
+  })
+
+  test('no tag at all: refused, naming the ref', () => {
+    const error = expectInputError(
+      { tags: ',,', 'version-tags': 'true' },
       'tags',
-      '',
+      ',,',
       onTag('refs/heads/main')
     )
     expect(error.message).toContain(
@@ -978,7 +995,7 @@ describe('source-tag', () => {
       { tags: '', 'source-tag': 'sha-1', 'version-tags': 'true' },
       { ...ENV, GITHUB_REF: 'refs/tags/v2.0.0' }
     )
-    expect(settings.tags).toEqual(['2.0.0', '2.0', '2', 'latest'])
+    expect(settings.tags).toEqual(['latest', '2.0.0', '2.0', '2'])
   })
 
   test.each(['my tag', '-x', '.x', 'a'.repeat(129), 'repo:tag'])(

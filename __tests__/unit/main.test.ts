@@ -859,7 +859,7 @@ describe('version tags and provenance labels', () => {
       'version-tags: refs/tags/v1.2.3 adds 1.2.3, 1.2, 1, latest'
     )
     expect(buildArgs('--tag')).toEqual(
-      ['1.2.3', '1.2', '1', 'latest'].map(tag => `${URI}:${tag}`)
+      ['latest', '1.2.3', '1.2', '1'].map(tag => `${URI}:${tag}`)
     )
     expect(buildArgs('--label')).toEqual([
       'org.opencontainers.image.source=https://github.com/acme/shop',
@@ -870,7 +870,7 @@ describe('version tags and provenance labels', () => {
     for (const tag of ['1.2.3', '1.2', '1', 'latest']) {
       expect(registry.digestAt('shop/api', tag)).toBe(PUSHED_DIGEST)
     }
-    expect(outputs.tags).toBe('1.2.3\n1.2\n1\nlatest')
+    expect(outputs.tags).toBe('latest\n1.2.3\n1.2\n1')
   })
 
   test('a pre-release: its version only, never latest', async () => {
