@@ -45,6 +45,7 @@ const PHASES: Record<string, string> = {
   Tag: 'tagging the image',
   Push: 'pushing the image',
   Promote: 'promoting the tag',
+  Merge: 'merging the images into an index',
   Reuse: 'reusing the image already in the registry'
 }
 

@@ -205,11 +205,17 @@ export interface BuildRequest {
   target: string | undefined
   /** Full references the image is tagged with (`<uri>:<tag>`). */
   references: string[]
+  /**
+   * The one platform asked for, when buildx is not there to build it.
+   * The legacy builder may build for the engine's own platform anyway.
+   */
+  platform?: string
 }
 
 /** The `docker build` arguments for a request; the image ID goes to idFile. */
 export function buildArguments(request: BuildRequest, idFile: string) {
   const args = ['build', '--file', request.dockerfile, '--iidfile', idFile]
+  if (request.platform) args.push('--platform', request.platform)
   for (const reference of request.references) args.push('--tag', reference)
   for (const buildArg of request.buildArgs) args.push('--build-arg', buildArg)
   for (const label of request.labels) args.push('--label', label)
@@ -256,6 +262,45 @@ export async function imageId(
         (error as Error).message
     )
   }
+}
+
+/**
+ * `os/architecture` of a local image, as its config says. The legacy
+ * builder may build for the engine's own platform whatever --platform
+ * asked, and only the result tells.
+ */
+export async function imagePlatform(
+  session: DockerSession,
+  image: string
+): Promise<string> {
+  const output = await docker(
+    session,
+    ['image', 'inspect', '--format', '{{.Os}}/{{.Architecture}}', image],
+    { silent: true, deadline: session.limits?.network }
+  )
+  return output.trim()
+}
+
+/**
+ * Fails when a local image is not for `platform` (os/arch; a variant is
+ * not compared): pushed under tags meant for that platform, it would
+ * run nowhere it should.
+ */
+export async function expectPlatform(
+  session: DockerSession,
+  image: string,
+  platform: string
+): Promise<void> {
+  const built = await imagePlatform(session, image)
+  const wanted = platform.split('/').slice(0, 2).join('/')
+  if (built === wanted) return
+  throw new ActionError(
+    `Input "platforms" asks for ${platform}, but docker build made a ` +
+      `${built} image (${image}): without buildx, the engine's builder ` +
+      'may ignore --platform. Add docker/setup-buildx-action (and ' +
+      'docker/setup-qemu-action to emulate another platform) before this ' +
+      `step, or build on a ${wanted} runner. Nothing was pushed.`
+  )
 }
 
 export async function tag(

@@ -29,6 +29,8 @@ export interface ExistingImage {
   imageId: string
   /** True when this run pointed at least one tag at it. */
   pushed: boolean
+  /** For an index this run made: its platforms, in order. */
+  platforms?: string[]
 }
 
 /**
@@ -74,26 +76,81 @@ export async function promote(
   }
   core.info(`${sourceTag} is at ${source.digest} (${describe(source)})`)
 
+  return tagManifest(registry, current, request, source, {
+    wanted: `source-tag ${sourceTag} (${source.digest})`,
+    outcome:
+      'Nothing was tagged: ECR never moves an immutable tag. Promote to ' +
+      'tags that are not taken yet.'
+  })
+}
+
+/**
+ * Points the tags at one manifest through the registry API, each tag
+ * once: tags already there are left alone, and immutable tags at another
+ * manifest stop it before anything is written (with push off, a
+ * warning). The manifest may be new to the registry (a merged index):
+ * the first tag written uploads it. `refusal` words the conflict: what
+ * the tags were to point at, and what did not happen.
+ */
+export async function tagManifest(
+  registry: RegistryClient,
+  current: TagLookup,
+  request: ExistingImageRequest,
+  manifest: StoredManifest,
+  refusal: { wanted: string; outcome: string }
+): Promise<ExistingImage> {
   const plan = planTags(
     request.tags,
     current,
-    source.digest,
+    manifest.digest,
     request.mutability,
     request.mutabilityExclusionFilters
   )
   if (plan.conflicts.length) {
     const error = conflictError(
       plan.conflicts,
-      `source-tag ${sourceTag} (${source.digest})`,
+      refusal.wanted,
       request.mutability,
       request.mutabilityExclusionFilters,
-      'Nothing was tagged: ECR never moves an immutable tag. Promote to ' +
-        'tags that are not taken yet.'
+      refusal.outcome
     )
     if (request.push) throw error
     core.warning(error.message)
   }
-  return writeTags(registry, request, source, plan)
+  return writeTags(registry, request, manifest, plan)
+}
+
+/**
+ * An image buildx pushed by digest, untagged: the tags are pointed at it.
+ * When an immutable tag holds another image, nothing is tagged, and the
+ * pushed image stays untagged until a lifecycle rule removes it.
+ */
+export async function tagPushedImage(
+  registry: RegistryClient,
+  lookup: Promise<TagLookup>,
+  request: ExistingImageRequest,
+  digest: string
+): Promise<ExistingImage> {
+  const [pushed, current] = await Promise.all([
+    registry.getManifest(request.repository, digest),
+    lookup
+  ])
+  if (!pushed) {
+    throw new ActionError(
+      `docker buildx reported pushing ${digest}, but the registry does ` +
+        `not serve that manifest for ${request.repository}`
+    )
+  }
+  core.info(`Pushed ${request.repositoryUri}@${digest} (${describe(pushed)})`)
+
+  return tagManifest(registry, current, request, pushed, {
+    wanted: `this build (${digest})`,
+    outcome:
+      'Nothing was tagged: ECR never moves an immutable tag. The build ' +
+      `stays in the repository untagged, as ${request.repositoryUri}@` +
+      `${digest}, until a lifecycle rule for untagged images removes it. ` +
+      'Use new tags for a changed image.'
+  })
 }
 
 /**
@@ -168,12 +225,15 @@ async function writeTags(
     return image
   }
 
-  await Promise.all(
-    plan.toWrite.map(async tag => {
-      await registry.putManifest(request.repository, tag, manifest)
-      core.info(`Tagged ${request.repositoryUri}:${tag} at ${manifest.digest}`)
-    })
-  )
+  const writeTag = async (tag: string): Promise<void> => {
+    await registry.putManifest(request.repository, tag, manifest)
+    core.info(`Tagged ${request.repositoryUri}:${tag} at ${manifest.digest}`)
+  }
+  // The first write may be the one that stores the manifest; the others
+  // then only add tags to it, together.
+  const [first, ...others] = plan.toWrite
+  if (first !== undefined) await writeTag(first)
+  await Promise.all(others.map(writeTag))
   if (!plan.toWrite.length) {
     core.info('Every tag was already at this image: nothing written')
   }

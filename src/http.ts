@@ -11,6 +11,11 @@ export interface FetchInit {
   method: string
   headers: Record<string, string>
   body?: Buffer
+  /**
+   * 'manual': a redirect comes back as the answer, as it always does
+   * through a proxy, so the caller decides what to send where.
+   */
+  redirect?: 'manual'
   signal: AbortSignal
 }
 

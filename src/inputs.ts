@@ -41,6 +41,23 @@ export interface Settings extends Limits {
   sourceTag: string | undefined
   /** Reuse the image a requested tag is already at instead of building. */
   skipExisting: boolean
+  /**
+   * Platforms to build for (`os/arch[/variant]`), without duplicates;
+   * empty builds for the runner's own platform.
+   */
+  platforms: string[]
+  /** Provenance and SBOM attestations on a buildx build; off by default. */
+  attestations: boolean
+  /** A tag of this repository that holds the buildx registry cache. */
+  cacheTag: string | undefined
+  /** `--cache-from` / `--cache-to` values for buildx, passed as given. */
+  cacheFrom: string[]
+  cacheTo: string[]
+  /**
+   * Images of this repository (tags, digests or full references) to merge
+   * into one image index, instead of building; empty when not merging.
+   */
+  mergeSources: string[]
   /** Add the tags of a semantic-version git tag (GITHUB_REF). */
   versionTags: boolean
   /** That version (`1.2.3-rc.1`), when version-tags applies to this run. */
@@ -99,6 +116,13 @@ const TARGET = /^[A-Za-z0-9][A-Za-z0-9._-]*$/
 // A docker image reference: name[:tag][@digest], or an image id.
 const IMAGE_REFERENCE =
   /^[a-z0-9][a-z0-9._-]*(?::\d+)?(?:\/[a-z0-9][a-z0-9._-]*)*(?::[A-Za-z0-9_][A-Za-z0-9._-]{0,127})?(?:@sha256:[a-f0-9]{64})?$|^(?:sha256:)?[a-f0-9]{12,64}$/
+const DIGEST = /^sha256:[a-f0-9]{64}$/
+// os/architecture[/variant], as buildx and the OCI image index write it.
+const PLATFORM = /^[a-z0-9]+\/[a-z0-9_]+(?:\/[a-z0-9.]+)?$/
+// <registry>/<repository>:<tag> or <registry>/<repository>@sha256:...;
+// the first group is <registry>/<repository>.
+const MERGE_REFERENCE =
+  /^([a-z0-9-]+(?:\.[a-z0-9-]+)+(?::\d+)?\/[a-z0-9][a-z0-9._/-]*)(?::[A-Za-z0-9_][A-Za-z0-9._-]{0,127}|@sha256:[a-f0-9]{64})$/
 // ECR's rule for a tag-mutability exclusion filter.
 const EXCLUSION_FILTER = /^[A-Za-z0-9._*-]{1,128}$/
 const KMS_KEY =
@@ -121,6 +145,7 @@ export function readInputs(
       )
     : readTags(input('tags'))
   const sourceTag = readSourceTag(input('source-tag'))
+  const mergeSources = readMergeSources(input('merge-sources'), repository)
   const image = optional(input('image'))
   const region = readRegion(input('region'), env)
   const imageTagMutability = readEnum(
@@ -133,12 +158,13 @@ export function readInputs(
     input('encryption-type') || 'AES256',
     ENCRYPTION_TYPES
   )
-  const build =
-    sourceTag !== undefined
+  const build = mergeSources.length
+    ? readMergeOnly(input)
+    : sourceTag !== undefined
       ? readPromotionOnly(input, sourceTag)
       : image
         ? readImageOnly(input, image)
-        : readBuild(input, cwd)
+        : readBuild(input, cwd, tags)
 
   return {
     repository,
@@ -147,6 +173,7 @@ export function readInputs(
     image: image ? readImage(image) : undefined,
     push: readBoolean('push', input('push'), true),
     sourceTag,
+    mergeSources,
     skipExisting: readBoolean('skip-existing', input('skip-existing'), false),
     versionTags,
     version: release?.version,
@@ -389,29 +416,77 @@ function readImage(value: string): string {
 
 type BuildSettings = Pick<
   Settings,
-  'context' | 'dockerfile' | 'buildArgs' | 'target' | 'labels'
+  | 'context'
+  | 'dockerfile'
+  | 'buildArgs'
+  | 'target'
+  | 'labels'
+  | 'platforms'
+  | 'attestations'
+  | 'cacheTag'
+  | 'cacheFrom'
+  | 'cacheTo'
 >
+
+const NO_BUILD: BuildSettings = {
+  context: '',
+  dockerfile: '',
+  buildArgs: [],
+  target: undefined,
+  labels: [],
+  platforms: [],
+  attestations: false,
+  cacheTag: undefined,
+  cacheFrom: [],
+  cacheTo: []
+}
+
+// Inputs that only matter to a build: without one, they would be ignored.
+const BUILD_INPUTS = ['dockerfile', 'build-args', 'target', 'labels']
+const BUILDX_INPUTS = [
+  'platforms',
+  'attestations',
+  'cache-tag',
+  'cache-from',
+  'cache-to'
+]
+
+/**
+ * The first of `names` set to something other than its default, as
+ * [name, value]. context defaults to '.', the booleans to false: only a
+ * change counts.
+ */
+function firstChanged(
+  input: InputReader,
+  names: string[]
+): [string, string] | undefined {
+  for (const name of names) {
+    const value = input(name)
+    const word = value.trim()
+    if (word === '') continue
+    if (name === 'context' && word === '.') continue
+    if (
+      (name === 'skip-existing' || name === 'attestations') &&
+      !readBoolean(name, value, false)
+    ) {
+      continue
+    }
+    return [name, value]
+  }
+  return undefined
+}
 
 /** With `image`, nothing is built: build inputs would silently do nothing. */
 function readImageOnly(input: InputReader, image: string): BuildSettings {
-  for (const name of ['dockerfile', 'build-args', 'target', 'labels']) {
-    const value = input(name)
-    if (value.trim() !== '') {
-      throw new InputError(
-        name,
-        value,
-        `cannot be used with image ${quote(image)}: ` +
-          'nothing is built when an existing image is pushed'
-      )
-    }
+  const changed = firstChanged(input, [...BUILD_INPUTS, ...BUILDX_INPUTS])
+  if (changed) {
+    throw new InputError(
+      ...changed,
+      `cannot be used with image ${quote(image)}: ` +
+        'nothing is built when an existing image is pushed'
+    )
   }
-  return {
-    context: '',
-    dockerfile: '',
-    buildArgs: [],
-    target: undefined,
-    labels: []
-  }
+  return NO_BUILD
 }
 
 /**
@@ -422,38 +497,57 @@ function readPromotionOnly(
   input: InputReader,
   sourceTag: string
 ): BuildSettings {
-  const ignored = ['image', 'dockerfile', 'build-args', 'target', 'labels']
-  for (const name of [...ignored, 'context', 'skip-existing']) {
-    const value = input(name)
-    const word = value.trim()
-    // context defaults to '.', skip-existing to false: only a change counts.
-    const isDefault =
-      word === '' ||
-      (name === 'context' && word === '.') ||
-      (name === 'skip-existing' && !readBoolean(name, value, false))
-    if (isDefault) continue
-    const reason =
-      name === 'skip-existing'
-        ? 'reuses an existing tag instead of building; with source-tag ' +
-          'nothing is built anyway, so it would change nothing'
-        : 'nothing is built or pushed from this runner when a tag is ' +
-          'promoted, so it would be ignored'
-    throw new InputError(
-      name,
-      value,
-      `cannot be used with source-tag ${quote(sourceTag)}: ${reason}`
-    )
-  }
-  return {
-    context: '',
-    dockerfile: '',
-    buildArgs: [],
-    target: undefined,
-    labels: []
-  }
+  const changed = firstChanged(input, [
+    'image',
+    ...BUILD_INPUTS,
+    ...BUILDX_INPUTS,
+    'context',
+    'skip-existing'
+  ])
+  if (!changed) return NO_BUILD
+  const reason =
+    changed[0] === 'skip-existing'
+      ? 'reuses an existing tag instead of building; with source-tag ' +
+        'nothing is built anyway, so it would change nothing'
+      : 'nothing is built or pushed from this runner when a tag is ' +
+        'promoted, so it would be ignored'
+  throw new InputError(
+    ...changed,
+    `cannot be used with source-tag ${quote(sourceTag)}: ${reason}`
+  )
 }
 
-function readBuild(input: InputReader, cwd: string): BuildSettings {
+/**
+ * A merge writes an index over images the registry has: nothing is
+ * built, promoted or reused, so those inputs would silently do nothing.
+ */
+function readMergeOnly(input: InputReader): BuildSettings {
+  const changed = firstChanged(input, [
+    'source-tag',
+    'image',
+    'skip-existing',
+    'context',
+    ...BUILD_INPUTS,
+    ...BUILDX_INPUTS
+  ])
+  if (!changed) return NO_BUILD
+  const reason =
+    changed[0] === 'source-tag'
+      ? 'a merge writes a new image index, a promotion copies an ' +
+        'existing image: use one or the other'
+      : 'a merge only writes an index over images already in the ' +
+        'registry, nothing is built, so it would be ignored'
+  throw new InputError(
+    ...changed,
+    `cannot be used with merge-sources: ${reason}`
+  )
+}
+
+function readBuild(
+  input: InputReader,
+  cwd: string,
+  tags: string[]
+): BuildSettings {
   const contextValue = input('context') || '.'
   const context = path.resolve(cwd, contextValue.trim())
   if (!isDirectory(context)) {
@@ -487,8 +581,118 @@ function readBuild(input: InputReader, cwd: string): BuildSettings {
     dockerfile,
     buildArgs: readPairs('build-args', input('build-args'), BUILD_ARG_NAME),
     target,
-    labels: readPairs('labels', input('labels'), LABEL_NAME)
+    labels: readPairs('labels', input('labels'), LABEL_NAME),
+    platforms: readPlatforms(input('platforms')),
+    attestations: readBoolean('attestations', input('attestations'), false),
+    cacheTag: readCacheTag(input('cache-tag'), tags),
+    cacheFrom: readCacheList('cache-from', input('cache-from')),
+    cacheTo: readCacheList('cache-to', input('cache-to'))
   }
+}
+
+/** `os/arch[/variant]` entries, as buildx and image indexes name them. */
+function readPlatforms(value: string): string[] {
+  const platforms = splitList(value, true)
+  for (const platform of platforms) {
+    if (!PLATFORM.test(platform)) {
+      throw new InputError(
+        'platforms',
+        value,
+        `contains ${quote(platform)}, which is not a platform like ` +
+          'linux/amd64 or linux/arm/v7 (os/architecture[/variant], lower ' +
+          'case)'
+      )
+    }
+  }
+  return [...new Set(platforms)]
+}
+
+function readCacheTag(value: string, tags: string[]): string | undefined {
+  const tag = optional(value)
+  if (tag === undefined) return undefined
+  if (!TAG.test(tag)) {
+    throw new InputError(
+      'cache-tag',
+      value,
+      'is not a valid tag: up to 128 letters, digits, _ . -, not starting ' +
+        'with . or -'
+    )
+  }
+  if (tags.includes(tag)) {
+    throw new InputError(
+      'cache-tag',
+      value,
+      'is also one of the tags: the build cache would replace the image ' +
+        'there. Give the cache a tag of its own, such as buildcache'
+    )
+  }
+  return tag
+}
+
+/** Lines passed to buildx as they are; one per --cache-from/--cache-to. */
+function readCacheList(name: string, value: string): string[] {
+  const lines = splitList(value, false)
+  for (const line of lines) {
+    // A value buildx could read as another option of its own.
+    if (line.startsWith('-')) {
+      throw new InputError(
+        name,
+        value,
+        `has the line ${quote(line)}: a cache is written as ` +
+          'type=registry,ref=... or type=gha, not as an option'
+      )
+    }
+  }
+  return lines
+}
+
+/**
+ * The images a merge combines: tags, `sha256:` digests, or full
+ * references of this repository such as a build job's image-uri output.
+ * Whether a full reference names this registry is checked once the
+ * registry is known (merge.ts).
+ */
+function readMergeSources(value: string, repository: string): string[] {
+  const sources = splitList(value, true)
+  if (sources.length === 0) return []
+  for (const source of sources) {
+    const named = MERGE_REFERENCE.exec(source)?.[1]
+    const path = named?.slice(named.indexOf('/') + 1)
+    if (path !== undefined && path !== repository) {
+      throw new InputError(
+        'merge-sources',
+        value,
+        `contains ${quote(source)}, an image of ${path}, not of ` +
+          `${repository}: an image index can only reference images of ` +
+          'its own repository'
+      )
+    }
+    if (path === undefined && !TAG.test(source) && !DIGEST.test(source)) {
+      throw new InputError(
+        'merge-sources',
+        value,
+        `contains ${quote(source)}, which is neither a tag, a sha256: ` +
+          'digest, nor <repository-uri>:<tag> or <repository-uri>@<digest>'
+      )
+    }
+  }
+  const twice = sources.find((source, index) => sources.indexOf(source) < index)
+  if (twice !== undefined) {
+    throw new InputError(
+      'merge-sources',
+      value,
+      `lists ${quote(twice)} twice: each image goes into the index once`
+    )
+  }
+  if (sources.length < 2) {
+    throw new InputError(
+      'merge-sources',
+      value,
+      'names one image: an index merges at least two, one per platform. ' +
+        'To add tags to one image, use source-tag'
+    )
+  }
+  return sources
 }
 
 /** `NAME=value` lines; values may hold commas and further `=`. */

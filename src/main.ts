@@ -3,6 +3,7 @@ import os from 'node:os'
 
 import { getRegistryLogin, type RegistryLogin } from './auth.js'
 import { awsClientConfig, createEcrClient } from './aws.js'
+import { buildx, immutableCacheTag, useBuildx } from './buildx.js'
 import { phase, watchForCancellation } from './cancel.js'
 import * as dockerCli from './docker.js'
 import {
@@ -12,12 +13,14 @@ import {
 } from './docker-config.js'
 import { errorMessage } from './errors.js'
 import {
+  tagPushedImage,
   useExistingImage,
   type ExistingImage,
   type ExistingImageRequest
 } from './existing-image.js'
 import { getInputs, type Settings } from './inputs.js'
 import { seconds } from './limits.js'
+import { mergeImages } from './merge.js'
 import {
   checkPermissions,
   getCallerIdentity,
@@ -93,6 +96,10 @@ async function publish(
   pendingLogin.catch(() => undefined)
   const pendingRepository = findRepository(ecr, settings)
   pendingRepository.catch(() => undefined)
+  // Asked now too: a build that needs buildx on a runner without it
+  // fails before anything is created.
+  const pendingBuildx = useBuildx(session, settings)
+  pendingBuildx.catch(() => undefined)
   if (settings.registryId) {
     setPolicyOutputs(
       repositoryArn(
@@ -114,6 +121,7 @@ async function publish(
     )
   }
 
+  const withBuildx = await pendingBuildx
   const repository = await phase('Repository', () =>
     ensureRepository(ecr, settings, pendingRepository)
   )
@@ -149,9 +157,9 @@ async function publish(
     mutability: repository.imageTagMutability,
     mutabilityExclusionFilters: repository.mutabilityExclusionFilters
   }
-  // Promotion and reuse only write manifests through the registry API,
-  // with the token alone: they decide before any build, and docker needs
-  // no login unless the user keeps one for later steps.
+  // Promotion, reuse and merging only write manifests through the
+  // registry API, with the token alone: they decide before any build, and
+  // docker needs no login unless the user keeps one for later steps.
   const existing = await tagExistingImage(settings, registry, pendingLookup, {
     ...target,
     push: settings.push
@@ -161,6 +169,17 @@ async function publish(
   }
   if (existing) {
     reportExistingImage(existing, settings, repositoryUri, report)
+    return
+  }
+  if (withBuildx) {
+    await buildWithBuildx(
+      settings,
+      session,
+      registry,
+      pendingLookup,
+      target,
+      report
+    )
     return
   }
 
@@ -210,13 +229,21 @@ function checkWithoutPushing(lookup: TagLookup, request: PushRequest): void {
   )
 }
 
-/** source-tag or skip-existing: the image already in the registry, if used. */
+/**
+ * source-tag, skip-existing or merge-sources: the image in the registry
+ * that the tags now point at, when one is used instead of a build.
+ */
 async function tagExistingImage(
   settings: Settings,
   registry: RegistryClient,
   lookup: Promise<TagLookup>,
   request: ExistingImageRequest
 ): Promise<ExistingImage | undefined> {
+  if (settings.mergeSources.length) {
+    return phase('Merge', () =>
+      mergeImages(registry, lookup, request, settings.mergeSources)
+    )
+  }
   if (settings.sourceTag === undefined && !settings.skipExisting) {
     return undefined
   }
@@ -225,13 +252,17 @@ async function tagExistingImage(
   )
 }
 
-/** The outputs of a promotion or reuse describe the image that is there. */
+/**
+ * The outputs of a promotion, reuse, merge or buildx push describe the
+ * manifest the tags now point at; an index has no image ID.
+ */
 function reportExistingImage(
   existing: ExistingImage,
   settings: Settings,
   repositoryUri: string,
   report: RunReport
 ): void {
+  if (existing.platforms) report.platforms = existing.platforms
   report.imageId = existing.imageId
   core.setOutput('image-id', existing.imageId)
   if (!settings.push) {
@@ -240,6 +271,64 @@ function reportExistingImage(
   }
   core.setOutput('pushed', String(existing.pushed))
   setPushedOutputs(repositoryUri, existing.digest, settings.tags, report)
+}
+
+/**
+ * A buildx build pushes the image (or index) by digest, untagged; the
+ * tags are then pointed at it through the registry API, each once, so
+ * reruns and immutable tags behave as for any image in the registry.
+ */
+async function buildWithBuildx(
+  settings: Settings,
+  session: dockerCli.DockerSession,
+  registry: RegistryClient,
+  lookup: Promise<TagLookup>,
+  target: Omit<ExistingImageRequest, 'push'>,
+  report: RunReport
+): Promise<void> {
+  if (settings.cacheTag !== undefined && settings.push) {
+    const refusal = immutableCacheTag(
+      settings.cacheTag,
+      target.mutability,
+      target.mutabilityExclusionFilters
+    )
+    if (refusal) throw refusal
+  }
+  if (settings.platforms.length) report.platforms = settings.platforms
+
+  const built = await phase('Build', () =>
+    buildx(session, {
+      context: settings.context,
+      dockerfile: settings.dockerfile,
+      buildArgs: settings.buildArgs,
+      labels: withProvenance(
+        settings.labels,
+        provenanceLabels(process.env, settings.version)
+      ),
+      target: settings.target,
+      platforms: settings.platforms,
+      attestations: settings.attestations,
+      repositoryUri: target.repositoryUri,
+      push: settings.push,
+      cacheReference:
+        settings.cacheTag && `${target.repositoryUri}:${settings.cacheTag}`,
+      cacheFrom: settings.cacheFrom,
+      cacheTo: settings.cacheTo
+    })
+  )
+
+  if (!settings.push || built.digest === undefined) {
+    report.imageId = built.configDigest ?? ''
+    core.setOutput('image-id', report.imageId)
+    report.dryRunTags = settings.tags
+    core.info('push is false: built with buildx; nothing was pushed')
+    return
+  }
+  const digest = built.digest
+  const image = await phase('Tag', () =>
+    tagPushedImage(registry, lookup, { ...target, push: true }, digest)
+  )
+  reportExistingImage(image, settings, target.repositoryUri, report)
 }
 
 async function logIn(
@@ -282,6 +371,8 @@ async function prepareImage(
     return id
   }
 
+  // Only without buildx does a platform get here: one at most.
+  const platform = settings.platforms[0]
   const id = await dockerCli.build(session, {
     context: settings.context,
     dockerfile: settings.dockerfile,
@@ -291,8 +382,10 @@ async function prepareImage(
       provenanceLabels(process.env, settings.version)
     ),
     target: settings.target,
-    references
+    references,
+    ...(platform ? { platform } : {})
   })
+  if (platform) await dockerCli.expectPlatform(session, id, platform)
   core.info(`Built ${id}`)
   return id
 }

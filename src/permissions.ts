@@ -121,6 +121,8 @@ type CheckSettings = Pick<
   | 'registryId'
   | 'push'
   | 'sourceTag'
+  | 'mergeSources'
+  | 'cacheTag'
   | 'createRepository'
   | 'repositoryTags'
   | 'lifecyclePolicy'
@@ -136,6 +138,7 @@ export interface StartedCalls {
 
 const LOGIN = 'ecr:GetAuthorizationToken'
 const DESCRIBE = 'ecr:DescribeRepositories'
+const GET_BLOB = 'ecr:GetDownloadUrlForLayer'
 
 /**
  * The actions this run will make. `exists` is undefined when the lookup
@@ -147,16 +150,23 @@ export function requiredActions(
   arn: string
 ): Requirement[] {
   const actions: string[] = [DESCRIBE]
+  const merge = settings.mergeSources.length > 0
   if (settings.push && settings.sourceTag !== undefined) {
     // A promotion reads the manifest at the source tag and writes it at
     // the others: no layer moves, and the repository must exist.
     actions.push('ecr:BatchGetImage', 'ecr:PutImage')
+  } else if (settings.push && merge) {
+    // A merge also reads each source's config (a blob download) for its
+    // platform, then writes the index at the tags.
+    actions.push('ecr:BatchGetImage', GET_BLOB, 'ecr:PutImage')
   } else if (settings.push) {
     if (exists === false && settings.createRepository) {
       actions.push('ecr:CreateRepository')
       if (settings.repositoryTags.length) actions.push('ecr:TagResource')
     }
     actions.push(...PUSH_ACTIONS)
+    // buildx reads the registry cache before it writes it.
+    if (settings.cacheTag !== undefined) actions.push(GET_BLOB)
     const policies = [
       [settings.lifecyclePolicy, LIFECYCLE_POLICY_ACTIONS],
       [settings.repositoryPolicy, REPOSITORY_POLICY_ACTIONS]
@@ -168,8 +178,10 @@ export function requiredActions(
       actions.push(write)
     }
   } else if (exists) {
-    // Without push, the run still reads what the tags point at.
+    // Without push, the run still reads what the tags point at, and
+    // what a merge or a registry cache reads.
     actions.push('ecr:BatchGetImage')
+    if (merge || settings.cacheTag !== undefined) actions.push(GET_BLOB)
   }
   return [
     { action: LOGIN, resource: '*' },

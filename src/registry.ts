@@ -12,6 +12,10 @@ import {
   type RetryPolicy
 } from './retry.js'
 
+const DIGEST = /^sha256:[a-f0-9]{64}$/
+// Where a registry sends a client to fetch a blob from elsewhere.
+const REDIRECTS = new Set([301, 302, 303, 307, 308])
+
 // Every manifest kind ECR stores; the registry answers with the one it has.
 export const MANIFEST_TYPES = [
   'application/vnd.docker.distribution.manifest.v2+json',
@@ -68,7 +72,7 @@ export class RegistryClient {
   ): Promise<StoredManifest | undefined> {
     const response = await this.request(
       'GET',
-      `${repository}/manifests/${reference}`,
+      this.url(`${repository}/manifests/${reference}`),
       { Accept: MANIFEST_TYPES.join(', ') }
     )
     if (response.status === 404) return undefined
@@ -91,6 +95,55 @@ export class RegistryClient {
   }
 
   /**
+   * A blob (an image config) by its digest, checked against that digest.
+   * ECR answers with a redirect to a short-lived, pre-signed download URL
+   * on another host; the registry's credentials are not sent there.
+   */
+  async getBlob(repository: string, digest: string): Promise<Buffer> {
+    if (!DIGEST.test(digest)) {
+      throw new ActionError(`Cannot read blob ${digest}: not a sha256 digest`)
+    }
+    const what = `read blob ${digest} of ${repository}`
+    let response = await this.request(
+      'GET',
+      this.url(`${repository}/blobs/${digest}`),
+      {}
+    )
+    const location = REDIRECTS.has(response.status)
+      ? response.headers.get('location')
+      : null
+    if (location) {
+      void response.body?.cancel().catch(() => {})
+      const target = new URL(location, this.url(`${repository}/blobs/`))
+      response = await this.request('GET', target.href, {}, undefined, {
+        authorize: target.host === this.credentials.registry
+      })
+      if (target.host !== this.credentials.registry) {
+        await this.expectDownload(response, what, target.host)
+      }
+    }
+    if (response.status === 404) {
+      throw new ActionError(
+        `Could not ${what}: the registry has no such blob (404).`
+      )
+    }
+    await this.expectStatus(response, 200, {
+      what,
+      action: 'ecr:GetDownloadUrlForLayer',
+      repository
+    })
+
+    const body = Buffer.from(await response.arrayBuffer())
+    if (sha256(body) !== digest) {
+      throw new ActionError(
+        `Could not ${what}: the bytes that arrived have the digest ` +
+          `${sha256(body)}, so they are not that blob`
+      )
+    }
+    return body
+  }
+
+  /**
    * Points a tag at a manifest by uploading the same bytes with the same
    * media type, so the digest cannot change. Returns that digest.
    */
@@ -101,7 +154,7 @@ export class RegistryClient {
   ): Promise<string> {
     const response = await this.request(
       'PUT',
-      `${repository}/manifests/${tag}`,
+      this.url(`${repository}/manifests/${tag}`),
       { 'Content-Type': manifest.mediaType },
       manifest.body
     )
@@ -120,17 +173,29 @@ export class RegistryClient {
     return manifest.digest
   }
 
+  private url(path: string): string {
+    return `https://${this.credentials.registry}/v2/${path}`
+  }
+
+  /**
+   * One request, retried while it fails for a reason that may pass.
+   * Redirects come back as they are: only the registry gets its
+   * credentials, never the host a redirect names.
+   */
   private async request(
     method: string,
-    path: string,
+    url: string,
     headers: Record<string, string>,
-    body?: Buffer
+    body?: Buffer,
+    options: { authorize: boolean } = { authorize: true }
   ): Promise<Response> {
-    const url = `https://${this.credentials.registry}/v2/${path}`
+    const sent = options.authorize
+      ? { ...headers, Authorization: this.authorization }
+      : headers
     return withRetries(
       this.retry,
       {
-        what: `${method} ${url}`,
+        what: `${method} ${withoutQuery(url)}`,
         transientError: transientNetworkError,
         transientResult: response =>
           isTransientStatus(response.status)
@@ -138,7 +203,7 @@ export class RegistryClient {
             : undefined,
         discard: response => void response.body?.cancel().catch(() => {})
       },
-      () => this.send(method, url, headers, body)
+      () => this.send(method, url, sent, body)
     )
   }
 
@@ -152,8 +217,9 @@ export class RegistryClient {
     try {
       return await this.fetch(url, {
         method,
-        headers: { ...headers, Authorization: this.authorization },
+        headers,
         ...(body ? { body } : {}),
+        redirect: 'manual',
         signal
       })
     } catch (error) {
@@ -169,10 +235,29 @@ export class RegistryClient {
       // The cause stays, for the retry to tell a dropped connection from
       // a certificate the runner does not trust.
       throw Object.assign(
-        new ActionError(`${method} ${url} failed: ${detail}`),
+        new ActionError(`${method} ${withoutQuery(url)} failed: ${detail}`),
         { cause: error }
       )
     }
+  }
+
+  /**
+   * The answer of the download host a blob redirect named: it knows
+   * nothing of IAM (the URL carries its own signature), so a refusal
+   * there is no denial of an ECR action.
+   */
+  private async expectDownload(
+    response: Response,
+    what: string,
+    host: string
+  ): Promise<void> {
+    if (response.status === 200) return
+    const text = (await response.text().catch(() => '')).slice(0, 500)
+    throw new ActionError(
+      `Could not ${what}: the download host ${host} answered ` +
+        `${response.status}` +
+        (text ? `\n${text}` : '')
+    )
   }
 
   /**
@@ -203,6 +288,11 @@ export class RegistryClient {
       `${this.credentials.registry}/${request.repository}`
     throw explainDeniedText(failure, resource, request.action)
   }
+}
+
+/** A URL for the log: a pre-signed download URL's query is its password. */
+function withoutQuery(url: string): string {
+  return url.split('?')[0] ?? url
 }
 
 export function sha256(body: Buffer): string {

@@ -35,6 +35,7 @@ type RepositorySettings = Pick<
   | 'partition'
   | 'push'
   | 'sourceTag'
+  | 'mergeSources'
   | 'createRepository'
   | 'imageTagMutability'
   | 'mutabilityExclusionFilters'
@@ -74,6 +75,14 @@ export async function ensureRepository(
         `${registryName(settings)} (${settings.region}), so there is no ` +
         `image at source-tag ${settings.sourceTag} to promote. Check the ` +
         'repository name.'
+    )
+  }
+  if (settings.mergeSources.length) {
+    throw new ActionError(
+      `Repository ${settings.repository} does not exist in ` +
+        `${registryName(settings)} (${settings.region}), so there are no ` +
+        'images to merge. Check the repository name, and that the build ' +
+        'jobs pushed to it.'
     )
   }
 

@@ -7,6 +7,8 @@ export interface RunReport {
   repositoryCreated?: boolean
   region?: string
   imageId?: string
+  /** The platforms of a multi-platform build or a merged index. */
+  platforms?: string[]
   digest?: string
   pushedTags?: string[]
   /** Set when push is off: what would have been pushed. */
@@ -62,6 +64,9 @@ export function renderSummary(report: RunReport): string {
       'Tags (not pushed: push is false)',
       report.dryRunTags.map(code).join(' ')
     ])
+  }
+  if (report.platforms?.length) {
+    rows.push(['Platforms', report.platforms.map(code).join(' ')])
   }
   if (report.digest) rows.push(['Digest', code(report.digest)])
   if (report.imageId) rows.push(['Image ID', code(report.imageId)])

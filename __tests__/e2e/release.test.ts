@@ -4,7 +4,6 @@
 // digests, and the write requests in its access log), not only what the
 // action said.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import { existsSync, readFileSync } from 'node:fs'
 import { mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -18,7 +17,7 @@ import {
   putManifest,
   type Manifest
 } from './registry-client.js'
-import { describeRepository, makeApp } from './tools.js'
+import { describeRepository, makeApp, registryWrites } from './tools.js'
 
 // The commit the harness runs for (its GITHUB_SHA).
 const HARNESS_SHA = '0123456789abcdef0123456789abcdef01234567'
@@ -52,23 +51,6 @@ async function tagDigests(repository: string): Promise<Record<string, string>> {
     digests[tag] = (await getManifest(repository, tag))?.digest ?? 'missing'
   }
   return digests
-}
-
-/**
- * The write requests (blob uploads, manifest puts) the registry's access
- * log holds for one repository: proof of what was uploaded that does not
- * rely on the action's word.
- */
-function registryWrites(repository: string): string[] {
-  const dir = process.env.LOCAL_ECR_DIR ?? ''
-  const log = join(dir, 'logs', 'registry.log')
-  if (!existsSync(log)) throw new Error(`no registry access log at ${log}`)
-  const write = new RegExp(
-    `"(?:PUT|POST|PATCH|DELETE) /v2/${repository.replace(/[.]/g, '\\.')}/`
-  )
-  return readFileSync(log, 'utf8')
-    .split('\n')
-    .filter(line => write.test(line))
 }
 
 /** Runs the action and returns the registry writes it made. */

@@ -3,6 +3,7 @@
 import { DescribeRepositoriesCommand, ECRClient } from '@aws-sdk/client-ecr'
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { existsSync, readFileSync } from 'node:fs'
 import { mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -92,4 +93,21 @@ export function withoutMasks(log: string): string {
     .split('\n')
     .filter(line => !line.startsWith('::add-mask::'))
     .join('\n')
+}
+
+/**
+ * The write requests (blob uploads, manifest puts) the registry's access
+ * log holds for one repository: proof of what was uploaded that does not
+ * rely on the action's word.
+ */
+export function registryWrites(repository: string): string[] {
+  const dir = process.env.LOCAL_ECR_DIR ?? ''
+  const log = join(dir, 'logs', 'registry.log')
+  if (!existsSync(log)) throw new Error(`no registry access log at ${log}`)
+  const write = new RegExp(
+    `"(?:PUT|POST|PATCH|DELETE) /v2/${repository.replace(/[.]/g, '\\.')}/`
+  )
+  return readFileSync(log, 'utf8')
+    .split('\n')
+    .filter(line => write.test(line))
 }

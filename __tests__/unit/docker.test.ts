@@ -120,6 +120,30 @@ describe('buildArguments', () => {
     ])
   })
 
+  test('one platform, for the legacy builder', () => {
+    const args = dockerCli.buildArguments(
+      {
+        context: '/work',
+        dockerfile: '/work/Dockerfile',
+        buildArgs: [],
+        labels: [],
+        target: undefined,
+        references: [`${URI}:latest`],
+        platform: 'linux/arm64'
+      },
+      '/tmp/id'
+    )
+    expect(args.slice(0, 7)).toEqual([
+      'build',
+      '--file',
+      '/work/Dockerfile',
+      '--iidfile',
+      '/tmp/id',
+      '--platform',
+      'linux/arm64'
+    ])
+  })
+
   test('a value that looks like a flag stays one argument', () => {
     const args = dockerCli.buildArguments(
       {

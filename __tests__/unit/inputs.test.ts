@@ -108,6 +108,11 @@ describe('a valid full set of inputs', () => {
       'build-args': 'NODE_ENV=production\nURLS=a=1,b=2',
       target: 'runtime',
       labels: 'org.opencontainers.image.source=https://github.com/acme/shop',
+      platforms: 'linux/amd64, linux/arm64\nlinux/amd64',
+      attestations: 'true',
+      'cache-tag': 'buildcache',
+      'cache-from': 'type=gha\ntype=registry,ref=example.com/cache:main',
+      'cache-to': 'type=gha,mode=max',
       push: 'true',
       region: 'eu-west-1',
       'registry-id': '123456789012',
@@ -139,7 +144,13 @@ describe('a valid full set of inputs', () => {
       image: undefined,
       push: true,
       sourceTag: undefined,
+      mergeSources: [],
       skipExisting: false,
+      platforms: ['linux/amd64', 'linux/arm64'],
+      attestations: true,
+      cacheTag: 'buildcache',
+      cacheFrom: ['type=gha', 'type=registry,ref=example.com/cache:main'],
+      cacheTo: ['type=gha,mode=max'],
       versionTags: false,
       version: undefined,
       region: 'eu-west-1',
@@ -186,7 +197,13 @@ describe('a valid full set of inputs', () => {
       image: undefined,
       push: true,
       sourceTag: undefined,
+      mergeSources: [],
       skipExisting: false,
+      platforms: [],
+      attestations: false,
+      cacheTag: undefined,
+      cacheFrom: [],
+      cacheTo: [],
       versionTags: false,
       version: undefined,
       region: 'us-east-1',
@@ -779,7 +796,12 @@ describe('image', () => {
     { input: 'dockerfile', value: 'Dockerfile' },
     { input: 'build-args', value: 'A=1' },
     { input: 'target', value: 'runtime' },
-    { input: 'labels', value: 'a=b' }
+    { input: 'labels', value: 'a=b' },
+    { input: 'platforms', value: 'linux/arm64' },
+    { input: 'attestations', value: 'true' },
+    { input: 'cache-tag', value: 'buildcache' },
+    { input: 'cache-from', value: 'type=gha' },
+    { input: 'cache-to', value: 'type=gha' }
   ])('refuses $input with image', ({ input, value }) => {
     const error = expectInputError(
       { image: 'my-app:1.0', [input]: value },
@@ -1017,7 +1039,10 @@ describe('source-tag', () => {
     ['target', 'runtime'],
     ['labels', 'team=shop'],
     ['context', 'app'],
-    ['skip-existing', 'true']
+    ['skip-existing', 'true'],
+    ['platforms', 'linux/amd64,linux/arm64'],
+    ['attestations', 'true'],
+    ['cache-tag', 'buildcache']
   ])('refuses %s, which would do nothing', (name, value) => {
     const error = expectInputError(
       { 'source-tag': 'sha-1', [name]: value },
@@ -1025,5 +1050,200 @@ describe('source-tag', () => {
       value
     )
     expect(error.message).toContain('cannot be used with source-tag "sha-1"')
+  })
+})
+
+describe('platforms', () => {
+  test.each([
+    ['', []],
+    ['linux/amd64', ['linux/amd64']],
+    [
+      'linux/amd64, linux/arm64\nlinux/arm/v7',
+      ['linux/amd64', 'linux/arm64', 'linux/arm/v7']
+    ],
+    ['linux/arm64,linux/arm64', ['linux/arm64']],
+    ['linux/amd64/v2,windows/amd64', ['linux/amd64/v2', 'windows/amd64']]
+  ])('%j reads as %j', (value, expected) => {
+    expect(read({ platforms: value }).platforms).toEqual(expected)
+  })
+
+  test.each(['amd64', 'Linux/AMD64', 'linux/', 'linux/arm64/v8/x', '--push'])(
+    'refuses %j',
+    value => {
+      const error = expectInputError({ platforms: value }, 'platforms', value)
+      expect(error.message).toContain('not a platform like linux/amd64')
+    }
+  )
+})
+
+describe('attestations', () => {
+  test.each([
+    ['', false],
+    ['false', false],
+    ['true', true]
+  ])('%j reads as %s', (value, expected) => {
+    expect(read({ attestations: value }).attestations).toBe(expected)
+  })
+
+  test('not a boolean: refused', () => {
+    expectInputError({ attestations: 'on' }, 'attestations', 'on')
+  })
+})
+
+describe('cache-tag, cache-from and cache-to', () => {
+  test('a cache tag of its own', () => {
+    expect(read({ 'cache-tag': ' buildcache ' }).cacheTag).toBe('buildcache')
+  })
+
+  test('a cache tag that is also a tag is refused', () => {
+    const error = expectInputError(
+      { tags: 'v1, buildcache', 'cache-tag': 'buildcache' },
+      'cache-tag',
+      'buildcache'
+    )
+    expect(error.message).toContain('is also one of the tags')
+  })
+
+  test.each(['build cache', '-x', 'repo:tag'])(
+    'refuses the cache tag %j',
+    value => {
+      const error = expectInputError({ 'cache-tag': value }, 'cache-tag', value)
+      expect(error.message).toContain('is not a valid tag')
+    }
+  )
+
+  test('raw values are passed line by line, commas and all', () => {
+    const settings = read({
+      'cache-from': 'type=gha,scope=api\n\ntype=local,src=/tmp/cache',
+      'cache-to': 'type=gha,mode=max,scope=api'
+    })
+    expect(settings.cacheFrom).toEqual([
+      'type=gha,scope=api',
+      'type=local,src=/tmp/cache'
+    ])
+    expect(settings.cacheTo).toEqual(['type=gha,mode=max,scope=api'])
+  })
+
+  test.each(['cache-from', 'cache-to'])('%s refuses an option', name => {
+    const value = 'type=gha\n--push'
+    const error = expectInputError({ [name]: value }, name, value)
+    expect(error.message).toContain('"--push"')
+  })
+})
+
+describe('merge-sources', () => {
+  const URI = '123456789012.dkr.ecr.us-east-1.amazonaws.com/shop/api'
+  const DIGEST = `sha256:${HEX64}`
+  const OTHER = `sha256:${'b'.repeat(64)}`
+
+  function merge(values: Values): Settings {
+    return readInputs(
+      name => ({ ...BASE, tags: 'v1', ...values })[name] ?? '',
+      ENV,
+      tempDir('ecr-push-no-dockerfile-')
+    )
+  }
+
+  test('tags, digests and full references; nothing is built', () => {
+    const settings = merge({
+      'merge-sources': `amd64, ${DIGEST}\n${URI}:arm64\n${URI}@${OTHER}`
+    })
+
+    expect(settings.mergeSources).toEqual([
+      'amd64',
+      DIGEST,
+      `${URI}:arm64`,
+      `${URI}@${OTHER}`
+    ])
+    expect(settings.tags).toEqual(['v1'])
+    expect(settings.context).toBe('')
+    expect(settings.platforms).toEqual([])
+  })
+
+  test('empty: no merge', () => {
+    expect(read({ 'merge-sources': ' ' }).mergeSources).toEqual([])
+  })
+
+  test('action.yml defaults are no conflict', () => {
+    const settings = merge({
+      'merge-sources': 'amd64, arm64',
+      context: '.',
+      'skip-existing': 'false',
+      attestations: 'false'
+    })
+    expect(settings.mergeSources).toEqual(['amd64', 'arm64'])
+  })
+
+  test('one source is refused: an index needs two', () => {
+    const error = expectInputError(
+      { 'merge-sources': 'amd64' },
+      'merge-sources',
+      'amd64'
+    )
+    expect(error.message).toContain('at least two')
+  })
+
+  test('a source listed twice is refused', () => {
+    const value = 'amd64\narm64\namd64'
+    const error = expectInputError(
+      { 'merge-sources': value },
+      'merge-sources',
+      value
+    )
+    expect(error.message).toContain('lists "amd64" twice')
+  })
+
+  test('an image of another repository is refused', () => {
+    const value = `amd64, ${URI.replace('shop/api', 'shop/web')}:arm64`
+    const error = expectInputError(
+      { 'merge-sources': value },
+      'merge-sources',
+      value
+    )
+    expect(error.message).toContain('an image of shop/web, not of shop/api')
+  })
+
+  test.each(['bad tag', 'shop/api:arm64', 'sha256:abc', `${URI}`])(
+    'refuses %j',
+    source => {
+      const value = `amd64, ${source}`
+      const error = expectInputError(
+        { 'merge-sources': value },
+        'merge-sources',
+        value
+      )
+      expect(error.message).toContain('neither a tag')
+    }
+  )
+
+  test.each([
+    ['source-tag', 'sha-1'],
+    ['image', 'my-app:1.0'],
+    ['skip-existing', 'true'],
+    ['context', 'app'],
+    ['dockerfile', 'docker/prod.Dockerfile'],
+    ['build-args', 'A=1'],
+    ['target', 'runtime'],
+    ['labels', 'team=shop'],
+    ['platforms', 'linux/amd64'],
+    ['attestations', 'true'],
+    ['cache-tag', 'buildcache'],
+    ['cache-from', 'type=gha'],
+    ['cache-to', 'type=gha']
+  ])('refuses %s, which would do nothing', (name, value) => {
+    const error = expectInputError(
+      { 'merge-sources': 'amd64, arm64', [name]: value },
+      name,
+      value
+    )
+    expect(error.message).toContain('cannot be used with merge-sources')
+  })
+
+  test('version-tags tag the index', () => {
+    const settings = read(
+      { tags: '', 'merge-sources': 'amd64,arm64', 'version-tags': 'true' },
+      { ...ENV, GITHUB_REF: 'refs/tags/v2.0.0' }
+    )
+    expect(settings.tags).toEqual(['latest', '2.0.0', '2.0', '2'])
   })
 })

@@ -63,6 +63,9 @@ const POLICY_OUTPUTS = {
 }
 const OTHER_IMAGE =
   'sha256:0000000000000000000000000000000000000000000000000000000000000001'
+const MANIFEST_LIST =
+  'application/vnd.docker.distribution.manifest.list.v2+json'
+const OCI_INDEX = 'application/vnd.oci.image.index.v1+json'
 
 interface DockerRun {
   args: string[]
@@ -91,6 +94,8 @@ let dockerRuns: DockerRun[]
 /** Exit code and stderr for docker calls by their first argument. */
 let dockerFailures: Record<string, { exitCode: number; stderr: string }>
 let fetchSpy: ReturnType<typeof jest.spyOn>
+/** What `docker image inspect` says a built image is for. */
+let enginePlatform: string
 
 function fakeDocker(): void {
   exec.getExecOutput.mockImplementation(async (_command, args, options) => {
@@ -113,7 +118,11 @@ function fakeDocker(): void {
         return ok('')
       }
       case 'image':
-        return ok(`${IMAGE_ID}\n`)
+        return list.includes('{{.Os}}/{{.Architecture}}')
+          ? ok(`${enginePlatform}\n`)
+          : ok(`${IMAGE_ID}\n`)
+      case 'buildx':
+        return list[1] === 'build' ? fakeBuildx(list) : ok('buildx v0.30.1')
       case 'push': {
         const reference = list[1] ?? ''
         const colon = reference.lastIndexOf(':')
@@ -126,6 +135,52 @@ function fakeDocker(): void {
         return ok('')
     }
   })
+}
+
+/**
+ * docker buildx build: with push, stores the image (an index over one
+ * manifest per platform when there are several) in the registry by
+ * digest, untagged, and names it in the metadata file.
+ */
+function fakeBuildx(args: string[]) {
+  const output = args[args.indexOf('--output') + 1] ?? ''
+  const metadataFile = args[args.indexOf('--metadata-file') + 1] ?? ''
+  const platforms = (args[args.indexOf('--platform') + 1] ?? '').split(',')
+  const pushed = output.includes('push=true')
+  const image =
+    platforms.length > 1 ? indexOver(platforms) : manifestFor(IMAGE_ID)
+  const digest = sha256(image.body)
+  if (pushed) registry.manifests.set(`shop/api:${digest}`, image)
+  writeFileSync(
+    metadataFile,
+    JSON.stringify({
+      'containerimage.digest': digest,
+      ...(platforms.length > 1
+        ? {}
+        : { 'containerimage.config.digest': IMAGE_ID })
+    })
+  )
+  return ok('')
+}
+
+function indexOver(platforms: string[]) {
+  const manifests = platforms.map((platform, index) => {
+    const child = manifestFor(index ? OTHER_IMAGE : IMAGE_ID, 'abc'[index])
+    const digest = registry.store('shop/api', `child-${index}`, child)
+    const [os = '', architecture = ''] = platform.split('/')
+    return {
+      mediaType: child.mediaType,
+      digest,
+      size: child.body.length,
+      platform: { architecture, os }
+    }
+  })
+  return {
+    mediaType: MANIFEST_LIST,
+    body: Buffer.from(
+      JSON.stringify({ schemaVersion: 2, mediaType: MANIFEST_LIST, manifests })
+    )
+  }
 }
 
 function answerLogin(): void {
@@ -190,6 +245,7 @@ beforeEach(() => {
   fetchSpy = jest.spyOn(globalThis, 'fetch').mockImplementation(registry.fetch)
   dockerRuns = []
   dockerFailures = {}
+  enginePlatform = 'linux/amd64'
   fakeDocker()
   answerLogin()
 
@@ -802,6 +858,327 @@ describe('source-tag', () => {
     expect(registry.requests.filter(r => r.method === 'PUT')).toEqual([])
     expect(outputs.digest).toBeUndefined()
     expect(outputs['image-id']).toBe(OTHER_IMAGE)
+  })
+})
+
+describe('merge-sources', () => {
+  let amd64: string
+  let arm64: string
+
+  beforeEach(() => {
+    Object.assign(inputs, {
+      'merge-sources': `build-amd64\n${URI}:build-arm64`,
+      tags: 'v1, latest',
+      context: ''
+    })
+    amd64 = registry.storeImage('shop/api', 'build-amd64', {
+      architecture: 'amd64',
+      os: 'linux'
+    })
+    arm64 = registry.storeImage(
+      'shop/api',
+      'build-arm64',
+      { architecture: 'arm64', os: 'linux' },
+      'b'
+    )
+  })
+
+  function indexAt(tag: string) {
+    const stored = registry.manifests.get(`shop/api:${tag}`)
+    return {
+      mediaType: stored?.mediaType,
+      digest: stored && sha256(stored.body),
+      body: JSON.parse(stored?.body.toString('utf8') ?? '{}') as {
+        manifests: { digest: string; platform: unknown }[]
+      }
+    }
+  }
+
+  test('writes one index at both tags, without docker', async () => {
+    existingRepository()
+
+    await run()
+
+    expect(core.setFailed).not.toHaveBeenCalled()
+    expect(exec.getExecOutput).not.toHaveBeenCalled()
+    const index = indexAt('v1')
+    expect(index.mediaType).toBe(OCI_INDEX)
+    expect(index.body.manifests.map(entry => entry.digest)).toEqual([
+      amd64,
+      arm64
+    ])
+    expect(index.body.manifests.map(entry => entry.platform)).toEqual([
+      { architecture: 'amd64', os: 'linux' },
+      { architecture: 'arm64', os: 'linux' }
+    ])
+    expect(registry.digestAt('shop/api', 'latest')).toBe(index.digest)
+    expect(outputs).toMatchObject({
+      'image-id': '',
+      pushed: 'true',
+      digest: index.digest,
+      'image-uri': `${URI}@${index.digest}`,
+      tags: 'v1\nlatest',
+      'image-uris': `${URI}:v1\n${URI}:latest`
+    })
+    expect(readFileSync(summaryFile, 'utf8')).toContain(
+      '<code>linux/amd64</code> <code>linux/arm64</code>'
+    )
+  })
+
+  test('a rerun writes nothing: pushed is false', async () => {
+    existingRepository()
+    await run()
+    const digest = outputs.digest
+    resetCore()
+    Object.assign(inputs, {
+      repository: 'shop/api',
+      'merge-sources': `build-amd64\n${URI}:build-arm64`,
+      tags: 'v1, latest'
+    })
+    registry.requests.length = 0
+
+    await run()
+
+    expect(core.setFailed).not.toHaveBeenCalled()
+    expect(registry.requests.filter(r => r.method === 'PUT')).toEqual([])
+    expect(outputs).toMatchObject({ pushed: 'false', digest })
+  })
+
+  test('an immutable tag at another image: nothing is written', async () => {
+    existingRepository({ imageTagMutability: 'IMMUTABLE' })
+    const taken = registry.store('shop/api', 'v1', manifestFor(OTHER_IMAGE))
+
+    await run()
+
+    const message = failureMessage()
+    expect(message).toContain(`v1: at ${taken}`)
+    expect(message).toContain('Nothing was written')
+    expect(registry.requests.filter(r => r.method === 'PUT')).toEqual([])
+    expect(outputs.digest).toBeUndefined()
+  })
+
+  test('a missing source fails, naming it', async () => {
+    existingRepository()
+    inputs['merge-sources'] = 'build-amd64, build-s390x'
+
+    await run()
+
+    expect(failureMessage()).toContain(
+      `Merge source "build-s390x" does not exist in ${URI}`
+    )
+    expect(registry.requests.filter(r => r.method === 'PUT')).toEqual([])
+  })
+
+  test('a missing repository is not created for a merge', async () => {
+    missingRepository()
+
+    await run()
+
+    expect(failureMessage()).toContain('so there are no images to merge')
+    expect(ecrMock.commandCalls(CreateRepositoryCommand)).toHaveLength(0)
+  })
+
+  test('keep-login still logs docker in for later steps', async () => {
+    existingRepository()
+    inputs['keep-login'] = 'true'
+
+    await run()
+
+    expect(core.setFailed).not.toHaveBeenCalled()
+    expect(dockerCommands()).toEqual(['login'])
+  })
+})
+
+describe('platforms with buildx', () => {
+  beforeEach(() => {
+    inputs.platforms = 'linux/amd64,linux/arm64'
+  })
+
+  function buildxArgs(): string[] {
+    return (
+      dockerRuns.find(
+        call => call.args[0] === 'buildx' && call.args[1] === 'build'
+      )?.args ?? []
+    )
+  }
+
+  test('pushes by digest, then writes each tag once at that index', async () => {
+    missingRepository()
+
+    await run()
+
+    expect(core.setFailed).not.toHaveBeenCalled()
+    expect(dockerRuns.map(call => call.args.slice(0, 2))).toEqual([
+      ['buildx', 'version'],
+      ['login', '--username'],
+      ['buildx', 'build']
+    ])
+    const args = buildxArgs()
+    expect(args).toContain('linux/amd64,linux/arm64')
+    expect(args).toContain('--provenance=false')
+    expect(args.join(' ')).not.toContain('--tag')
+    const digest = outputs.digest ?? ''
+    expect(registry.digestAt('shop/api', 'v1.2.3')).toBe(digest)
+    expect(registry.digestAt('shop/api', 'latest')).toBe(digest)
+    expect(
+      registry.requests.filter(r => r.method === 'PUT').map(r => r.reference)
+    ).toEqual(['v1.2.3', 'latest'])
+    expect(outputs).toMatchObject({
+      'image-id': '',
+      pushed: 'true',
+      'image-uri': `${URI}@${digest}`
+    })
+    // The same private config for every docker call, buildx included.
+    for (const call of dockerRuns.slice(1)) {
+      expect(call.configDir).toBe(dockerRuns[1]?.configDir)
+    }
+  })
+
+  test('one platform: the image ID is its config digest', async () => {
+    missingRepository()
+    inputs.platforms = 'linux/arm64'
+
+    await run()
+
+    expect(core.setFailed).not.toHaveBeenCalled()
+    expect(buildxArgs()).toContain('linux/arm64')
+    expect(outputs).toMatchObject({
+      'image-id': IMAGE_ID,
+      digest: PUSHED_DIGEST
+    })
+  })
+
+  test('an immutable tag at another image: nothing tagged, the build stays untagged', async () => {
+    existingRepository({ imageTagMutability: 'IMMUTABLE' })
+    const taken = registry.store('shop/api', 'v1.2.3', manifestFor(OTHER_IMAGE))
+
+    await run()
+
+    const message = failureMessage()
+    expect(message).toContain(`v1.2.3: at ${taken}`)
+    expect(message).toContain('stays in the repository untagged')
+    expect(registry.requests.filter(r => r.method === 'PUT')).toEqual([])
+    expect(outputs.digest).toBeUndefined()
+  })
+
+  test('a rerun of the same build writes no tag', async () => {
+    existingRepository()
+    await run()
+    const digest = outputs.digest
+    resetCore()
+    Object.assign(inputs, {
+      repository: 'shop/api',
+      tags: 'v1.2.3\nlatest',
+      context: workspace,
+      platforms: 'linux/amd64,linux/arm64'
+    })
+    registry.requests.length = 0
+
+    await run()
+
+    expect(registry.requests.filter(r => r.method === 'PUT')).toEqual([])
+    expect(outputs).toMatchObject({ pushed: 'false', digest })
+  })
+
+  test('push false: builds, logs in, pushes and writes nothing', async () => {
+    existingRepository()
+    inputs.push = 'false'
+
+    await run()
+
+    expect(core.setFailed).not.toHaveBeenCalled()
+    expect(dockerCommands()).toEqual(['buildx', 'login', 'buildx'])
+    expect(buildxArgs()).toContain('type=image,push=false')
+    expect(registry.requests.filter(r => r.method === 'PUT')).toEqual([])
+    expect(outputs['image-id']).toBe('')
+    expect(outputs.digest).toBeUndefined()
+  })
+
+  test('a cache tag: read and written in the repository', async () => {
+    existingRepository()
+    inputs['cache-tag'] = 'buildcache'
+
+    await run()
+
+    expect(core.setFailed).not.toHaveBeenCalled()
+    expect(buildxArgs()).toEqual(
+      expect.arrayContaining([
+        '--cache-from',
+        `type=registry,ref=${URI}:buildcache`,
+        '--cache-to',
+        `type=registry,ref=${URI}:buildcache,mode=max,image-manifest=true,oci-mediatypes=true`
+      ])
+    )
+  })
+
+  test('a cache tag the repository keeps immutable: refused before building', async () => {
+    existingRepository({ imageTagMutability: 'IMMUTABLE' })
+    inputs['cache-tag'] = 'buildcache'
+
+    await run()
+
+    expect(failureMessage()).toContain(
+      'Input "cache-tag": "buildcache" is immutable in this repository'
+    )
+    expect(buildxArgs()).toEqual([])
+  })
+
+  test('no buildx: fails before the repository is created', async () => {
+    missingRepository()
+    dockerFailures.buildx = {
+      exitCode: 1,
+      stderr: 'docker: unknown command: docker buildx'
+    }
+
+    await run()
+
+    expect(failureMessage()).toBe(
+      'platforms linux/amd64,linux/arm64 needs docker buildx, which this ' +
+        'runner does not have: add docker/setup-buildx-action before this step'
+    )
+    expect(ecrMock.commandCalls(CreateRepositoryCommand)).toHaveLength(0)
+    expect(dockerCommands()).toEqual(['buildx'])
+  })
+})
+
+describe('one platform without buildx', () => {
+  beforeEach(() => {
+    inputs.platforms = 'linux/amd64'
+    dockerFailures.buildx = {
+      exitCode: 1,
+      stderr: 'docker: unknown command: docker buildx'
+    }
+  })
+
+  test('docker build --platform, then the usual push', async () => {
+    missingRepository()
+
+    await run()
+
+    expect(core.setFailed).not.toHaveBeenCalled()
+    expect(dockerCommands()).toEqual([
+      'buildx',
+      'login',
+      'build',
+      'image',
+      'push'
+    ])
+    const build = dockerRuns[2]?.args ?? []
+    expect(build[build.indexOf('--platform') + 1]).toBe('linux/amd64')
+    expect(outputs.digest).toBe(PUSHED_DIGEST)
+  })
+
+  test('an engine that built for another platform: nothing is pushed', async () => {
+    missingRepository()
+    inputs.platforms = 'linux/arm64'
+
+    await run()
+
+    expect(failureMessage()).toContain(
+      'Input "platforms" asks for linux/arm64, but docker build made a ' +
+        'linux/amd64 image'
+    )
+    expect(dockerCommands()).not.toContain('push')
   })
 })
 

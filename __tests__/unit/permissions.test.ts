@@ -187,6 +187,29 @@ describe('requiredActions', () => {
       { sourceTag: 'rc' },
       true,
       [DESCRIBE, 'ecr:BatchGetImage', 'ecr:PutImage']
+    ],
+    [
+      'a merge: reads manifests and configs, writes the index',
+      { mergeSources: ['amd64', 'arm64'] },
+      true,
+      [
+        DESCRIBE,
+        'ecr:BatchGetImage',
+        'ecr:GetDownloadUrlForLayer',
+        'ecr:PutImage'
+      ]
+    ],
+    [
+      'a merge with push false: only reads',
+      { mergeSources: ['amd64', 'arm64'], push: false },
+      true,
+      [DESCRIBE, 'ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer']
+    ],
+    [
+      'a registry cache: read, then written',
+      { cacheTag: 'buildcache' },
+      true,
+      [DESCRIBE, ...push, 'ecr:GetDownloadUrlForLayer']
     ]
   ])('%s', (_name, overrides, exists, actions) => {
     const required = requiredActions(makeSettings(overrides), exists, ARN)

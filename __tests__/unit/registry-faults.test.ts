@@ -166,3 +166,21 @@ describe('final answers are not retried', () => {
     expect(fetchSpy).toHaveBeenCalledTimes(1)
   })
 })
+
+describe('blob downloads under faults', () => {
+  test('a 503 at the download host is retried; its signature is not logged', async () => {
+    const config = Buffer.from('{"architecture":"amd64","os":"linux"}')
+    const signed = 'https://layers.example.com/blob?X-Amz-Signature=secret'
+    const redirect = () =>
+      new Response(null, { status: 307, headers: { location: signed } })
+    answers(redirect, status(503), () => new Response(config))
+
+    const blob = await client().getBlob('shop/api', sha256(config))
+
+    expect(blob.equals(config)).toBe(true)
+    expect(logged(core.warning)).toContain(
+      'GET https://layers.example.com/blob failed (attempt 1 of 3)'
+    )
+    expect(logged(core.warning)).not.toContain('secret')
+  })
+})

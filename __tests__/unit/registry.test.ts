@@ -6,6 +6,7 @@ import {
   jest,
   test
 } from '@jest/globals'
+import { createHash } from 'node:crypto'
 
 import { ARN, REGISTRY } from '../fixtures/aws.js'
 import { AccessDeniedError } from '../../src/errors.js'
@@ -109,5 +110,104 @@ describe('a registry that refuses', () => {
 
     expect(error).not.toBeInstanceOf(AccessDeniedError)
     expect(error.message).toContain('the registry answered 500')
+  })
+})
+
+describe('getBlob', () => {
+  const CONFIG = Buffer.from('{"architecture":"arm64","os":"linux"}')
+  const CONFIG_DIGEST = `sha256:${createHash('sha256').update(CONFIG).digest('hex')}`
+  const S3 = 'prod-us-east-1-starport-layer-bucket.s3.us-east-1.amazonaws.com'
+
+  function headersOf(call: unknown[]): Headers {
+    return new Headers((call[1] as RequestInit | undefined)?.headers)
+  }
+
+  test('reads a blob the registry serves, with its credentials', async () => {
+    answer(200, CONFIG.toString())
+
+    const blob = await client.getBlob('shop/api', CONFIG_DIGEST)
+
+    expect(blob.equals(CONFIG)).toBe(true)
+    expect(fetchSpy.mock.calls[0]?.[0]).toBe(
+      `https://${REGISTRY}/v2/shop/api/blobs/${CONFIG_DIGEST}`
+    )
+    expect(headersOf(fetchSpy.mock.calls[0] ?? []).get('authorization')).toBe(
+      `Basic ${Buffer.from('AWS:secret').toString('base64')}`
+    )
+  })
+
+  test("follows ECR's redirect without sending the password there", async () => {
+    const signed = `https://${S3}/blob?X-Amz-Signature=abc`
+    fetchSpy
+      .mockImplementationOnce(
+        async () =>
+          new Response(null, { status: 307, headers: { location: signed } })
+      )
+      .mockImplementationOnce(async () => new Response(CONFIG))
+
+    const blob = await client.getBlob('shop/api', CONFIG_DIGEST)
+
+    expect(blob.equals(CONFIG)).toBe(true)
+    expect(fetchSpy.mock.calls[1]?.[0]).toBe(signed)
+    expect(headersOf(fetchSpy.mock.calls[1] ?? []).get('authorization')).toBe(
+      null
+    )
+  })
+
+  test('a refusal at the download host is no IAM denial', async () => {
+    fetchSpy
+      .mockImplementationOnce(
+        async () =>
+          new Response(null, {
+            status: 307,
+            headers: { location: `https://${S3}/blob?X-Amz-Signature=abc` }
+          })
+      )
+      .mockImplementationOnce(
+        async () => new Response('AccessDenied', { status: 403 })
+      )
+
+    const error = await failure(client.getBlob('shop/api', CONFIG_DIGEST))
+
+    expect(error).not.toBeInstanceOf(AccessDeniedError)
+    expect(error.message).toContain(`the download host ${S3} answered 403`)
+    expect(error.message).not.toContain('X-Amz-Signature')
+  })
+
+  test('403 at the registry: ecr:GetDownloadUrlForLayer', async () => {
+    answer(403)
+
+    const error = await failure(client.getBlob('shop/api', CONFIG_DIGEST))
+
+    expect(error).toBeInstanceOf(AccessDeniedError)
+    expect(error.message).toContain(
+      `ecr:GetDownloadUrlForLayer was denied on ${ARN}.`
+    )
+  })
+
+  test('404: no such blob', async () => {
+    answer(404)
+
+    const error = await failure(client.getBlob('shop/api', CONFIG_DIGEST))
+
+    expect(error.message).toContain('the registry has no such blob (404)')
+  })
+
+  test('bytes that do not match the digest are refused', async () => {
+    answer(200, '{"architecture":"amd64","os":"linux"}')
+
+    const error = await failure(client.getBlob('shop/api', CONFIG_DIGEST))
+
+    expect(error.message).toContain(
+      `Could not read blob ${CONFIG_DIGEST} of shop/api: the bytes that ` +
+        'arrived have the digest sha256:'
+    )
+  })
+
+  test('only sha256 digests are asked for', async () => {
+    const error = await failure(client.getBlob('shop/api', '../../v2/_catalog'))
+
+    expect(error.message).toContain('not a sha256 digest')
+    expect(fetchSpy).not.toHaveBeenCalled()
   })
 })

@@ -40,6 +40,19 @@ afterEach(() => {
 })
 
 describe('renderSummary', () => {
+  test('an index: its platforms, and no image ID', () => {
+    const html = renderSummary({
+      ...PUSHED,
+      imageId: '',
+      platforms: ['linux/amd64', 'linux/arm64']
+    })
+
+    expect(html).toContain(
+      '<td>Platforms</td><td><code>linux/amd64</code> <code>linux/arm64</code></td>'
+    )
+    expect(html).not.toContain('Image ID')
+  })
+
   test('success: tags, digest, and how to pull the exact image', () => {
     const html = renderSummary(PUSHED)
 
