@@ -21,8 +21,11 @@ echo "::group::dist/ is current"
 bash .ci/check-dist.sh
 echo "::endgroup::"
 
+results=$(mktemp -d)
+trap 'rm -rf "$results"' EXIT
+
 echo "::group::Unit tests"
-npm run -s test:unit
+npm run -s test:unit -- --json --outputFile="$results/unit.json"
 echo "::endgroup::"
 
 echo "::group::Local ECR"
@@ -31,5 +34,16 @@ eval "$(bash .ci/local-ecr.sh env)"
 echo "::endgroup::"
 
 echo "::group::End-to-end tests"
-npm run -s test:e2e
+npm run -s test:e2e -- --json --outputFile="$results/e2e.json"
 echo "::endgroup::"
+
+# One closing line for both suites, in the plain form CI reads.
+node -e '
+  let passed = 0, failed = 0
+  for (const file of process.argv.slice(1)) {
+    const run = JSON.parse(require("fs").readFileSync(file, "utf8"))
+    passed += run.numPassedTests
+    failed += run.numFailedTests
+  }
+  console.log(`${passed} passed, ${failed} failed`)
+' "$results/unit.json" "$results/e2e.json"
