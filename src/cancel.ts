@@ -44,6 +44,7 @@ const PHASES: Record<string, string> = {
   Build: 'building the image',
   Tag: 'tagging the image',
   Push: 'pushing the image',
+  Scan: 'waiting for the image scan',
   Promote: 'promoting the tag',
   Merge: 'merging the images into an index',
   Reuse: 'reusing the image already in the registry'

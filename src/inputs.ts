@@ -14,6 +14,17 @@ export const MUTABILITIES = [
 ] as const
 export type Mutability = (typeof MUTABILITIES)[number]
 
+/** Scan severities, worst first: a threshold fails on itself and above. */
+export const SEVERITIES = [
+  'CRITICAL',
+  'HIGH',
+  'MEDIUM',
+  'LOW',
+  'INFORMATIONAL',
+  'UNDEFINED'
+] as const
+export type Severity = (typeof SEVERITIES)[number]
+
 export const ENCRYPTION_TYPES = ['AES256', 'KMS', 'KMS_DSSE'] as const
 export type EncryptionType = (typeof ENCRYPTION_TYPES)[number]
 
@@ -84,6 +95,11 @@ export interface Settings extends Limits {
   keepLogin: boolean
   /** Check the credentials' permissions before anything is built. */
   validatePermissions: boolean
+  /**
+   * Fail when the pushed image's scan has a finding at or above this
+   * severity; undefined: no gate, and no wait for the scan.
+   */
+  failOnSeverity: Severity | undefined
 }
 
 /** Reads an input by its action.yml name; '' when not set. */
@@ -212,6 +228,9 @@ export function readInputs(
       input('validate-permissions'),
       false
     ),
+    failOnSeverity: input('fail-on-severity').trim()
+      ? readEnum('fail-on-severity', input('fail-on-severity'), SEVERITIES)
+      : undefined,
     ...readLimits(input)
   }
 }

@@ -20,6 +20,8 @@ export interface Limits {
   buildTimeout: number
   /** Minutes one docker push attempt may take (push-timeout). */
   pushTimeout: number
+  /** Minutes to wait for the pushed image's scan (scan-timeout). */
+  scanTimeout: number
 }
 
 interface IntegerInput {
@@ -60,6 +62,15 @@ const PUSH_TIMEOUT: IntegerInput = {
   max: 1440,
   unit: 'minutes'
 }
+// Basic scans finish in a minute or two, enhanced ones in a few; an hour
+// means the scan is stuck, not slow.
+const SCAN_TIMEOUT: IntegerInput = {
+  name: 'scan-timeout',
+  fallback: 10,
+  min: 1,
+  max: 60,
+  unit: 'minutes'
+}
 
 /** Reads the limits; an empty input takes its default. */
 export function readLimits(input: (name: string) => string): Limits {
@@ -67,7 +78,8 @@ export function readLimits(input: (name: string) => string): Limits {
     maxAttempts: readInteger(MAX_ATTEMPTS, input(MAX_ATTEMPTS.name)),
     networkTimeout: readInteger(NETWORK_TIMEOUT, input(NETWORK_TIMEOUT.name)),
     buildTimeout: readInteger(BUILD_TIMEOUT, input(BUILD_TIMEOUT.name)),
-    pushTimeout: readInteger(PUSH_TIMEOUT, input(PUSH_TIMEOUT.name))
+    pushTimeout: readInteger(PUSH_TIMEOUT, input(PUSH_TIMEOUT.name)),
+    scanTimeout: readInteger(SCAN_TIMEOUT, input(SCAN_TIMEOUT.name))
   }
 }
 

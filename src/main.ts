@@ -11,7 +11,7 @@ import {
   removePrivateDockerConfig,
   userDockerConfigDir
 } from './docker-config.js'
-import { errorMessage } from './errors.js'
+import { AccessDeniedError, errorMessage } from './errors.js'
 import {
   tagPushedImage,
   useExistingImage,
@@ -19,7 +19,7 @@ import {
   type ExistingImageRequest
 } from './existing-image.js'
 import { getInputs, type Settings } from './inputs.js'
-import { seconds } from './limits.js'
+import { minutes, seconds } from './limits.js'
 import { mergeImages } from './merge.js'
 import {
   checkPermissions,
@@ -28,10 +28,14 @@ import {
   type StartedCalls
 } from './permissions.js'
 import {
+  crossAccountAdvice,
+  crossAccountPolicies,
+  deniedPrincipal,
   pullPolicy,
   pushPolicy,
   registryRepositoryArn,
-  repositoryArn
+  repositoryArn,
+  type CrossAccountPolicies
 } from './policy.js'
 import { provenanceLabels, withProvenance } from './provenance.js'
 import { lookupTags, pushImage, type PushRequest } from './push.js'
@@ -42,8 +46,9 @@ import {
   type TagLookup
 } from './push-plan.js'
 import { RegistryClient } from './registry.js'
-import { retryPolicy } from './retry.js'
+import { retryPolicy, sleep } from './retry.js'
 import { ensureRepository, findRepository } from './repository.js'
+import { gateFailure, waitForScan } from './scan.js'
 import { State } from './state.js'
 import { writeSummary, type RunReport } from './summary.js'
 
@@ -58,20 +63,47 @@ export async function run(): Promise<void> {
   // A cancellation ends the step from the signal handler, so it removes
   // the private config itself: nothing below runs after it.
   const stopWatching = watchForCancellation(() => removeConfig(session))
+  let registryId: string | undefined
 
   try {
     const settings = await phase('Inputs', async () => getInputs())
+    registryId = settings.registryId
     report.region = settings.region
     session.limits = dockerCli.dockerLimits(settings)
     await publish(settings, session, report)
+    await checkVulnerabilities(settings, report)
   } catch (error) {
     report.failure = errorMessage(error)
+    const crossAccount = crossAccountDenial(error, registryId, report)
+    if (crossAccount) {
+      report.crossAccount = crossAccount
+      report.failure += `\n${crossAccountAdvice(crossAccount)}`
+    }
     core.setFailed(report.failure)
   } finally {
     stopWatching()
     removeConfig(session)
     await writeSummary(report)
   }
+}
+
+/**
+ * With registry-id naming another account than the caller's, a denial
+ * may be on either side: the caller's identity policy or the target
+ * repository's policy. Both are given. The caller comes from the
+ * permission check (STS), else from the ARN AWS quotes in the denial.
+ */
+function crossAccountDenial(
+  error: unknown,
+  registryId: string | undefined,
+  report: RunReport
+): CrossAccountPolicies | undefined {
+  const denied =
+    error instanceof AccessDeniedError || report.neededPolicy !== undefined
+  if (!denied || !registryId || !report.repositoryArn) return undefined
+  const caller = report.callerArn ?? deniedPrincipal(errorMessage(error))
+  if (caller === undefined) return undefined
+  return crossAccountPolicies(report.repositoryArn, caller, registryId)
 }
 
 /** Removes the step's private docker config, if it has one; says so. */
@@ -423,6 +455,7 @@ async function checkPermissionsFirst(
     { ...started, identity: getCallerIdentity(settings.region, config) },
     config
   )
+  if (check.caller) report.callerArn = check.caller
   if (check.account) setPolicyOutputs(check.repositoryArn, report)
   const failure = permissionFailure(check)
   if (failure) {
@@ -437,4 +470,49 @@ function setPolicyOutputs(arn: string | undefined, report: RunReport): void {
   report.repositoryArn = arn
   core.setOutput('push-policy', pushPolicy(arn))
   core.setOutput('pull-policy', pullPolicy(arn))
+}
+
+/**
+ * fail-on-severity: waits for the scan of the pushed digest, reports its
+ * findings, and fails when one is at or above the threshold. It runs
+ * after every output is set, so a failing gate still says what was
+ * pushed: the image is in the registry either way.
+ */
+async function checkVulnerabilities(
+  settings: Settings,
+  report: RunReport
+): Promise<void> {
+  const threshold = settings.failOnSeverity
+  if (threshold === undefined) return
+  if (!settings.push || !report.digest || !report.repositoryUri) {
+    core.info(
+      'push is false: nothing was pushed, so there is no scan to check ' +
+        `against fail-on-severity ${threshold}`
+    )
+    return
+  }
+
+  const imageUri = `${report.repositoryUri}@${report.digest}`
+  const target = {
+    repository: settings.repository,
+    registryId: settings.registryId,
+    digest: report.digest,
+    imageUri,
+    repositoryArn: report.repositoryArn ?? settings.repository
+  }
+  const result = await phase('Scan', () =>
+    waitForScan(createEcrClient(settings.region, settings), target, {
+      timeoutMs: minutes(settings.scanTimeout),
+      sleep,
+      now: Date.now
+    })
+  )
+  report.scan = { ...result, threshold }
+  core.setOutput('scan-findings', JSON.stringify(result.counts))
+  const failure = gateFailure(result, threshold, imageUri)
+  if (failure) throw failure
+  core.info(
+    `Scan (${result.scanner}) of ${report.digest}: nothing at or above ` +
+      threshold
+  )
 }

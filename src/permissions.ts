@@ -127,6 +127,7 @@ type CheckSettings = Pick<
   | 'repositoryTags'
   | 'lifecyclePolicy'
   | 'repositoryPolicy'
+  | 'failOnSeverity'
 >
 
 /** The calls main.ts started before the check; it reads their outcome. */
@@ -182,6 +183,10 @@ export function requiredActions(
     // what a merge or a registry cache reads.
     actions.push('ecr:BatchGetImage')
     if (merge || settings.cacheTag !== undefined) actions.push(GET_BLOB)
+  }
+  if (settings.push && settings.failOnSeverity !== undefined) {
+    // The gate reads the findings of the image the run pushed.
+    actions.push('ecr:DescribeImageScanFindings')
   }
   return [
     { action: LOGIN, resource: '*' },

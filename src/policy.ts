@@ -180,3 +180,90 @@ export function denialAdvice(
     allowStatement(action, resource)
   )
 }
+
+/** The caller AWS names in a denial: "User: arn:aws:…:ACCOUNT:…". */
+export function deniedPrincipal(awsText: string): string | undefined {
+  return /User: (arn:aws[a-z-]*:(?:iam|sts)::\d{12}:\S+?)(?=\s|$)/.exec(
+    awsText
+  )?.[1]
+}
+
+/** The account of an IAM or STS principal ARN. */
+export function accountOf(principalArn: string): string | undefined {
+  return /^arn:[^:]+:(?:iam|sts)::(\d{12}):/.exec(principalArn)?.[1]
+}
+
+/**
+ * The ARN a policy's Principal names for a caller. A session of a role
+ * (`sts::…:assumed-role/NAME/session`) is named by its role; IAM matches
+ * a role ARN with its path, which the session ARN does not carry, so a
+ * role under a path needs that path added by hand.
+ */
+export function policyPrincipal(callerArn: string): string {
+  const session = /^arn:([^:]+):sts::(\d{12}):assumed-role\/([^/]+)\//.exec(
+    callerArn
+  )
+  if (!session) return callerArn
+  const [, partition, account, role] = session
+  return `arn:${partition}:iam::${account}:role/${role}`
+}
+
+/** A push into another account's registry: both sides must allow it. */
+export interface CrossAccountPolicies {
+  /** The pusher's role or user, as AWS named it. */
+  callerArn: string
+  callerAccount: string
+  /** The account that owns the registry (registry-id). */
+  registryAccount: string
+  /** For the pusher, in its own account. */
+  identityPolicy: string
+  /** For the repository, in the registry's account. */
+  repositoryPolicy: string
+}
+
+/**
+ * Both policies a cross-account push needs: the pusher's identity policy
+ * (login on "*", the push actions on the target repository) and the
+ * target repository's policy that lets the pusher in. A repository
+ * policy has no Resource: it applies to its own repository.
+ */
+export function crossAccountPolicies(
+  targetRepositoryArn: string,
+  callerArn: string,
+  registryAccount: string
+): CrossAccountPolicies | undefined {
+  const callerAccount = accountOf(callerArn)
+  if (!callerAccount || callerAccount === registryAccount) return undefined
+  return {
+    callerArn,
+    callerAccount,
+    registryAccount,
+    identityPolicy: pushPolicy(targetRepositoryArn),
+    repositoryPolicy: JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Sid: 'AllowPushFromAccount' + callerAccount,
+          Effect: 'Allow',
+          Principal: { AWS: policyPrincipal(callerArn) },
+          Action: [...PUSH_ACTIONS]
+        }
+      ]
+    })
+  }
+}
+
+/** The words a cross-account denial adds to its message. */
+export function crossAccountAdvice(policies: CrossAccountPolicies): string {
+  return (
+    `The registry belongs to account ${policies.registryAccount} and this ` +
+    `job runs as ${policies.callerArn} (account ` +
+    `${policies.callerAccount}): both sides must allow the push. The ` +
+    'identity policy of the role or user in its own account:\n' +
+    `${policies.identityPolicy}\n` +
+    `The repository policy in account ${policies.registryAccount} ` +
+    '(repository-policy, or the console):\n' +
+    `${policies.repositoryPolicy}\n` +
+    'The job summary shows both, formatted.'
+  )
+}

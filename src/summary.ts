@@ -1,5 +1,9 @@
 import * as core from '@actions/core'
 
+import { SEVERITIES, type Severity } from './inputs.js'
+import type { CrossAccountPolicies } from './policy.js'
+import type { ScanResult } from './scan.js'
+
 /** What a run found out, as far as it got. */
 export interface RunReport {
   repository: string
@@ -17,8 +21,17 @@ export interface RunReport {
   repositoryArn?: string
   /** Set when the permission check found a denial: a policy for the run. */
   neededPolicy?: string
+  /** The caller's ARN, when the permission check asked STS. */
+  callerArn?: string
+  /** A denial across accounts: the policies for both sides. */
+  crossAccount?: CrossAccountPolicies
+  /** The pushed image's scan, when fail-on-severity waited for it. */
+  scan?: ScanResult & { threshold: Severity }
   failure?: string
 }
+
+// Enough to act on; the console lists the rest.
+const WORST_FINDINGS = 10
 
 function code(text: string): string {
   return `<code>${escapeHtml(text)}</code>`
@@ -50,6 +63,7 @@ export function renderSummary(report: RunReport): string {
     const policy = JSON.stringify(JSON.parse(report.neededPolicy), null, 2)
     summary.addCodeBlock(escapeHtml(policy), 'json')
   }
+  if (report.crossAccount) addCrossAccount(summary, report.crossAccount)
 
   const rows: [string, string][] = []
   if (report.repositoryUri) {
@@ -79,6 +93,8 @@ export function renderSummary(report: RunReport): string {
       ...rows.map(([what, value]) => [what, value])
     ])
   }
+
+  if (report.scan) addScan(summary, report.scan)
 
   if (report.repositoryUri && report.digest) {
     const reference = `${report.repositoryUri}@${report.digest}`
@@ -113,6 +129,68 @@ export function renderSummary(report: RunReport): string {
   const text = summary.stringify()
   summary.emptyBuffer()
   return text
+}
+
+type Summary = ReturnType<typeof core.summary.emptyBuffer>
+
+/** Both sides of a cross-account push, each where it belongs. */
+function addCrossAccount(
+  summary: Summary,
+  policies: CrossAccountPolicies
+): void {
+  const pretty = (json: string) =>
+    escapeHtml(JSON.stringify(JSON.parse(json), null, 2))
+  summary.addRaw(
+    `The registry belongs to account ${code(policies.registryAccount)}; ` +
+      `this job runs as ${code(policies.callerArn)}. Both sides must ` +
+      'allow the push. The identity policy of that role or user, in ' +
+      `account ${code(policies.callerAccount)}:`,
+    true
+  )
+  summary.addCodeBlock(pretty(policies.identityPolicy), 'json')
+  summary.addRaw(
+    `The repository policy, in account ${code(policies.registryAccount)}:`,
+    true
+  )
+  summary.addCodeBlock(pretty(policies.repositoryPolicy), 'json')
+}
+
+/** Counts per severity, then the worst findings, worst first. */
+function addScan(
+  summary: Summary,
+  scan: ScanResult & { threshold: Severity }
+): void {
+  summary.addHeading(
+    escapeHtml(
+      `Vulnerability scan (${scan.scanner}; fails at ${scan.threshold} ` +
+        'and above)'
+    ),
+    3
+  )
+  summary.addTable([
+    SEVERITIES.map(severity => ({ data: severity, header: true })),
+    SEVERITIES.map(severity => String(scan.counts[severity]))
+  ])
+  const worst = scan.findings.slice(0, WORST_FINDINGS)
+  if (!worst.length) return
+  summary.addTable([
+    [
+      { data: 'Severity', header: true },
+      { data: 'Finding', header: true },
+      { data: 'Package', header: true },
+      { data: 'Score', header: true }
+    ],
+    ...worst.map(finding => [
+      finding.severity,
+      // Only a web address becomes a link: a finding's text is not ours.
+      finding.uri && /^https?:\/\//.test(finding.uri)
+        ? `<a href="${escapeHtml(finding.uri).replace(/"/g, '&quot;')}">` +
+          `${escapeHtml(finding.id)}</a>`
+        : escapeHtml(finding.id),
+      finding.packageName ? code(finding.packageName) : '',
+      finding.score === undefined ? '' : String(finding.score)
+    ])
+  ])
 }
 
 /** Appends the summary to the job's; a summary that fails is a warning. */

@@ -239,7 +239,8 @@ test('dockerLimits turns the inputs into deadlines and attempts', () => {
     maxAttempts: 4,
     networkTimeout: 20,
     buildTimeout: 90,
-    pushTimeout: 15
+    pushTimeout: 15,
+    scanTimeout: 10
   })
 
   expect(limits).toMatchObject({

@@ -130,7 +130,9 @@ describe('a valid full set of inputs', () => {
       'max-attempts': '5',
       'network-timeout': ' 30 ',
       'build-timeout': '120',
-      'push-timeout': '45'
+      'push-timeout': '45',
+      'fail-on-severity': 'HIGH',
+      'scan-timeout': '5'
     })
 
     const expected: Settings = {
@@ -177,10 +179,12 @@ describe('a valid full set of inputs', () => {
       repositoryPolicy: JSON.stringify(JSON.parse(repositoryPolicy)),
       keepLogin: true,
       validatePermissions: true,
+      failOnSeverity: 'HIGH',
       maxAttempts: 5,
       networkTimeout: 30,
       buildTimeout: 120,
-      pushTimeout: 45
+      pushTimeout: 45,
+      scanTimeout: 5
     }
     expect(settings).toEqual(expected)
   })
@@ -220,10 +224,12 @@ describe('a valid full set of inputs', () => {
       repositoryPolicy: undefined,
       keepLogin: false,
       validatePermissions: false,
+      failOnSeverity: undefined,
       maxAttempts: 3,
       networkTimeout: 60,
       buildTimeout: 60,
-      pushTimeout: 30
+      pushTimeout: 30,
+      scanTimeout: 10
     }
     expect(read()).toEqual(expected)
   })
@@ -455,7 +461,9 @@ describe('enums', () => {
     { input: 'image-tag-mutability', value: 'mutable', hint: 'MUTABLE' },
     { input: 'image-tag-mutability', value: 'Immutable', hint: 'IMMUTABLE' },
     { input: 'encryption-type', value: 'kms', hint: 'KMS' },
-    { input: 'encryption-type', value: 'aes256', hint: 'AES256' }
+    { input: 'encryption-type', value: 'aes256', hint: 'AES256' },
+    { input: 'fail-on-severity', value: 'high', hint: 'HIGH' },
+    { input: 'fail-on-severity', value: 'Critical', hint: 'CRITICAL' }
   ])('$input $value: did you mean $hint?', ({ input, value, hint }) => {
     const error = expectInputError({ [input]: value }, input, value)
     expect(error.message).toContain(`(did you mean ${hint}?)`)
@@ -465,7 +473,9 @@ describe('enums', () => {
     { input: 'image-tag-mutability', value: 'MUTABLE_WITH_EXCLUSIONS' },
     { input: 'image-tag-mutability', value: 'READONLY' },
     { input: 'encryption-type', value: 'AES-256' },
-    { input: 'encryption-type', value: 'SSE-KMS' }
+    { input: 'encryption-type', value: 'SSE-KMS' },
+    { input: 'fail-on-severity', value: 'SEVERE' },
+    { input: 'fail-on-severity', value: 'UNTRIAGED' }
   ])('$input $value: lists the choices, no hint', ({ input, value }) => {
     const error = expectInputError({ [input]: value }, input, value)
     expect(error.message).toContain('is not one of')

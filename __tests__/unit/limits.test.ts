@@ -23,7 +23,8 @@ describe('readLimits', () => {
       maxAttempts: 3,
       networkTimeout: 60,
       buildTimeout: 60,
-      pushTimeout: 30
+      pushTimeout: 30,
+      scanTimeout: 10
     })
   })
 
@@ -33,13 +34,15 @@ describe('readLimits', () => {
         'max-attempts': '1',
         'network-timeout': ' 5 ',
         'build-timeout': '1440',
-        'push-timeout': '\n90\n'
+        'push-timeout': '\n90\n',
+        'scan-timeout': '60'
       })
     ).toEqual({
       maxAttempts: 1,
       networkTimeout: 5,
       buildTimeout: 1440,
-      pushTimeout: 90
+      pushTimeout: 90,
+      scanTimeout: 60
     })
   })
 
@@ -58,6 +61,11 @@ describe('readLimits', () => {
       'max-attempts',
       'three',
       'Input "max-attempts": "three" is not a whole number: give 1 to 10 attempts'
+    ],
+    [
+      'scan-timeout',
+      '61',
+      'Input "scan-timeout": "61" is out of range: give 1 to 60 minutes'
     ],
     [
       'network-timeout',

