@@ -1,9 +1,13 @@
 import * as core from '@actions/core'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import os from 'node:os'
-import path from 'node:path'
+import { readFileSync } from 'node:fs'
 
-import { docker, type BuildRequest, type DockerSession } from './docker.js'
+import {
+  docker,
+  sourceArguments,
+  withResultFile,
+  type BuildRequest,
+  type DockerSession
+} from './docker.js'
 import { ActionError } from './errors.js'
 import type { Settings } from './inputs.js'
 import { explainDeniedText, registryRepositoryArn } from './policy.js'
@@ -146,9 +150,7 @@ export function buildxArguments(
     '--output',
     output
   ]
-  for (const buildArg of request.buildArgs) args.push('--build-arg', buildArg)
-  for (const label of request.labels) args.push('--label', label)
-  if (request.target) args.push('--target', request.target)
+  args.push(...sourceArguments(request))
   if (request.cacheReference) {
     args.push('--cache-from', `type=registry,ref=${request.cacheReference}`)
     if (request.push) {
@@ -173,9 +175,7 @@ export async function buildx(
   session: DockerSession,
   request: BuildxRequest
 ): Promise<BuildxResult> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'ecr-push-buildx-'))
-  const metadataFile = path.join(dir, 'metadata.json')
-  try {
+  return withResultFile('metadata.json', async metadataFile => {
     await docker(session, buildxArguments(request, metadataFile), {
       deadline: session.limits?.build,
       stuck: 'raise build-timeout if the build and push need longer'
@@ -184,9 +184,7 @@ export async function buildx(
       throw explainDeniedText(error, repositoryArnOf(request.repositoryUri))
     })
     return resultFromMetadata(readMetadata(metadataFile), request.push)
-  } finally {
-    rmSync(dir, { recursive: true, force: true })
-  }
+  })
 }
 
 function readMetadata(file: string): string {

@@ -217,11 +217,37 @@ export function buildArguments(request: BuildRequest, idFile: string) {
   const args = ['build', '--file', request.dockerfile, '--iidfile', idFile]
   if (request.platform) args.push('--platform', request.platform)
   for (const reference of request.references) args.push('--tag', reference)
+  args.push(...sourceArguments(request))
+  args.push(request.context)
+  return args
+}
+
+/** Build args, labels and target: both builders take them alike. */
+export function sourceArguments(
+  request: Pick<BuildRequest, 'buildArgs' | 'labels' | 'target'>
+): string[] {
+  const args: string[] = []
   for (const buildArg of request.buildArgs) args.push('--build-arg', buildArg)
   for (const label of request.labels) args.push('--label', label)
   if (request.target) args.push('--target', request.target)
-  args.push(request.context)
   return args
+}
+
+/**
+ * Runs `use` with the path of a file in a directory of its own, for a
+ * result docker writes there (an image ID, buildx metadata), and removes
+ * the directory afterwards, whatever happened.
+ */
+export async function withResultFile<T>(
+  name: string,
+  use: (file: string) => Promise<T>
+): Promise<T> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ecr-push-result-'))
+  try {
+    return await use(path.join(dir, name))
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
 }
 
 /** Builds and tags the image; returns its ID (`sha256:…`). */
@@ -229,17 +255,13 @@ export async function build(
   session: DockerSession,
   request: BuildRequest
 ): Promise<string> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'ecr-push-build-'))
-  const idFile = path.join(dir, 'image-id')
-  try {
+  return withResultFile('image-id', async idFile => {
     await docker(session, buildArguments(request, idFile), {
       deadline: session.limits?.build,
       stuck: 'raise build-timeout if the build needs longer'
     })
     return readFileSync(idFile, 'utf8').trim()
-  } finally {
-    rmSync(dir, { recursive: true, force: true })
-  }
+  })
 }
 
 /** The ID of a local image, or a clear error when there is none. */
