@@ -7,6 +7,7 @@ import { REGISTRY } from '../fixtures/aws.js'
 import { core, logged, resetCore } from '../fixtures/core.js'
 import { DIGEST, pushOutput } from '../fixtures/docker-output.js'
 import { dockerCalls, exec, failed, ok } from '../fixtures/exec.js'
+import { rejection } from '../fixtures/rejection.js'
 
 /** Settles the docker call that hangs, as stopping its process would. */
 let stopHanging: (() => void) | undefined
@@ -53,15 +54,6 @@ function hangs(): Promise<ExecOutput> {
   return new Promise(resolve => {
     stopHanging = () => resolve({ exitCode: 143, stdout: '', stderr: '' })
   })
-}
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  const error = await promise.then(
-    () => undefined,
-    (thrown: unknown) => thrown
-  )
-  if (!(error instanceof Error)) throw new Error('expected a rejection')
-  return error
 }
 
 beforeEach(() => {

@@ -19,6 +19,7 @@ import {
   pushOutputAllExisting
 } from '../fixtures/docker-output.js'
 import { dockerCalls, exec, failed, ok } from '../fixtures/exec.js'
+import { rejection } from '../fixtures/rejection.js'
 
 jest.unstable_mockModule('@actions/core', () => core)
 jest.unstable_mockModule('@actions/exec', () => exec)
@@ -48,15 +49,6 @@ function options(index = 0) {
   if (!call) throw new Error(`no docker call ${index}`)
   expect(call[0]).toBe('docker')
   return call[2] ?? {}
-}
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise
-  } catch (error) {
-    if (error instanceof Error) return error
-  }
-  throw new Error('expected a rejection with an Error')
 }
 
 describe('buildArguments', () => {

@@ -15,6 +15,7 @@ import {
   sha256,
   type Stored
 } from '../fixtures/registry.js'
+import { rejectionMessage } from '../fixtures/rejection.js'
 
 jest.unstable_mockModule('@actions/core', () => core)
 
@@ -67,15 +68,6 @@ function puts(): string[] {
     .filter(call => call.method === 'PUT')
     .map(call => call.reference)
     .sort()
-}
-
-async function rejection(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise
-  } catch (error) {
-    return (error as Error).message
-  }
-  throw new Error('expected a failure')
 }
 
 beforeEach(() => {
@@ -150,7 +142,7 @@ describe('promote (source-tag)', () => {
   })
 
   test('a missing source tag fails, naming the tag and the repository', async () => {
-    const message = await rejection(
+    const message = await rejectionMessage(
       promote(client, lookup(['prod']), request(), 'sha-missing')
     )
 
@@ -164,7 +156,7 @@ describe('promote (source-tag)', () => {
     const digest = registry.store(REPO, 'sha-abc', manifestFor(IMAGE))
     const taken = registry.store(REPO, 'prod', manifestFor(OTHER_IMAGE, 'b'))
 
-    const message = await rejection(
+    const message = await rejectionMessage(
       promote(client, lookup(['staging', 'prod']), request(), 'sha-abc')
     )
 
@@ -253,7 +245,7 @@ describe('reuseExisting (skip-existing)', () => {
     const first = registry.store(REPO, 'v1', manifestFor(IMAGE))
     const second = registry.store(REPO, 'latest', manifestFor(OTHER_IMAGE, 'b'))
 
-    const message = await rejection(
+    const message = await rejectionMessage(
       reuseExisting(
         client,
         await lookup(['v1', 'latest', 'new']),

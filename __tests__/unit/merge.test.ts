@@ -10,6 +10,7 @@ import {
 import { REGISTRY } from '../fixtures/aws.js'
 import { core, logged, resetCore } from '../fixtures/core.js'
 import { FakeRegistry, manifestFor, sha256 } from '../fixtures/registry.js'
+import { rejectionMessage } from '../fixtures/rejection.js'
 
 jest.unstable_mockModule('@actions/core', () => core)
 
@@ -55,15 +56,6 @@ function puts(): string[] {
   return registry.requests
     .filter(call => call.method === 'PUT')
     .map(call => call.reference)
-}
-
-async function rejection(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise
-  } catch (error) {
-    return (error as Error).message
-  }
-  throw new Error('expected a failure')
 }
 
 beforeEach(() => {
@@ -187,7 +179,7 @@ describe('buildIndex', () => {
     registry.storeImage(REPO, 'build-amd64', AMD64, 'a')
     registry.storeImage(REPO, 'build-arm64', AMD64, 'b')
 
-    const message = await rejection(
+    const message = await rejectionMessage(
       buildIndex(client, REPO, URI, ['build-amd64', 'build-arm64'])
     )
 
@@ -210,7 +202,7 @@ describe('buildIndex', () => {
   test('a missing source: named, with the repository', async () => {
     registry.storeImage(REPO, 'build-amd64', AMD64)
 
-    const message = await rejection(
+    const message = await rejectionMessage(
       buildIndex(client, REPO, URI, ['build-amd64', 'build-arm64'])
     )
 
@@ -221,7 +213,7 @@ describe('buildIndex', () => {
   })
 
   test('errors come in the order of the sources', async () => {
-    const message = await rejection(
+    const message = await rejectionMessage(
       buildIndex(client, REPO, URI, ['first', 'second'])
     )
 
@@ -242,7 +234,7 @@ describe('buildIndex', () => {
     }
     registry.store(REPO, 'multi', index)
 
-    const message = await rejection(
+    const message = await rejectionMessage(
       buildIndex(client, REPO, URI, ['build-amd64', 'multi'])
     )
 
@@ -311,7 +303,7 @@ describe('mergeImages', () => {
   test('an immutable tag at another manifest: refused, nothing written', async () => {
     const taken = registry.store(REPO, 'v1', manifestFor(DIGEST, 'c'))
 
-    const message = await rejection(
+    const message = await rejectionMessage(
       merge(['build-amd64', 'build-arm64'], { mutability: 'IMMUTABLE' })
     )
 

@@ -23,6 +23,7 @@ import {
 } from '../fixtures/aws.js'
 import { core, logged, resetCore } from '../fixtures/core.js'
 import { makeSettings } from '../fixtures/settings.js'
+import { rejection } from '../fixtures/rejection.js'
 
 jest.unstable_mockModule('@actions/core', () => core)
 
@@ -88,16 +89,6 @@ beforeEach(() => {
 
 function callNames(): string[] {
   return ecrMock.calls().map(call => call.args[0].constructor.name)
-}
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise
-  } catch (error) {
-    if (error instanceof Error) return error
-    throw new Error(`rejected with a non-Error: ${String(error)}`)
-  }
-  throw new Error('expected a rejection')
 }
 
 describe('an existing repository', () => {
