@@ -5,6 +5,13 @@
 # only when the build succeeded, so a failed build leaves the last one.
 # licenses.txt comes from .ci/licenses.mjs: ncc's own lists the packages
 # of one chunk only.
+# Two bundles: dist/index.js, the entry, holds the post step and what the
+# main step needs to start the build (inputs, docker); dist/main/index.js
+# holds the rest of the main step (the AWS SDK), which the entry loads
+# once docker runs. One bundle with a lazily loaded chunk would do the
+# same, but webpack then splits the SDK into a chunk of its own, where it
+# is not tree-shaken: twice the size. The entry's bundle also leaves out
+# @actions/http-client (tsconfig.json "paths", src/excluded/).
 # The source maps are kept beside the bundle but not registered at start-up,
 # which costs every step tens of milliseconds; node --enable-source-maps
 # reads them when a stack trace is wanted.
@@ -14,6 +21,8 @@ cd "$(dirname "$0")/.."
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 ncc build src/index.ts -o "$out" --minify --source-map --no-source-map-register
+ncc build src/main.ts -o "$out/main" --minify --source-map \
+  --no-source-map-register
 node .ci/licenses.mjs "$out"
 chmod 755 "$out"
 rm -rf dist

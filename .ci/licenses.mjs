@@ -1,6 +1,7 @@
 // Writes <dir>/licenses.txt for every package bundled in <dir>, the main
-// file and the chunks loaded on demand alike. ncc writes that file once per
-// chunk under the same name, so its own keeps only the last chunk's.
+// file and the chunks loaded on demand alike, in <dir> and the bundles in
+// its subdirectories. ncc writes that file once per chunk under the same
+// name, so its own keeps only the last chunk's.
 //
 //   node .ci/licenses.mjs <bundle dir>
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs'
@@ -12,7 +13,10 @@ if (!bundle) throw new Error('usage: node .ci/licenses.mjs <bundle dir>')
 const dist = path.resolve(path.dirname(import.meta.dirname), 'dist')
 
 const packageDirs = new Set()
-for (const file of readdirSync(bundle).filter(f => f.endsWith('.js.map'))) {
+const maps = readdirSync(bundle, { recursive: true }).filter(file =>
+  file.endsWith('.js.map')
+)
+for (const file of maps) {
   const { sources } = JSON.parse(readFileSync(path.join(bundle, file), 'utf8'))
   for (const source of sources) {
     const absolute = path.resolve(dist, source)

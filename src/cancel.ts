@@ -36,6 +36,14 @@ export function phase<T>(name: string, fn: () => Promise<T>): Promise<T> {
   return core.group(name, fn)
 }
 
+/**
+ * Names the phase without a group of its own: waiting for the build the
+ * entry started, whose group is already in the log.
+ */
+export function markPhase(name: string): void {
+  currentPhase = name
+}
+
 const PHASES: Record<string, string> = {
   Inputs: 'reading the inputs',
   Permissions: 'checking permissions',

@@ -3,6 +3,7 @@ import { getExecOutput } from '@actions/exec'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import type { Writable } from 'node:stream'
 
 import { isCancelled } from './cancel.js'
 import { DeadlineExceeded, withinDeadline, type Deadline } from './deadline.js'
@@ -54,6 +55,10 @@ interface DockerCall {
   deadline?: Deadline | undefined
   /** Why docker may have run out of time, for the message. */
   stuck?: string
+  /** Where docker's output goes instead of the step's stdout. */
+  log?: Writable
+  /** Called as docker is spawned, before any of its output. */
+  onSpawn?: () => void
 }
 
 /** docker ran and failed: the message quotes it, `output` is its error. */
@@ -101,7 +106,11 @@ export async function docker(
         env,
         ignoreReturnCode: true,
         silent: call.silent ?? false,
-        ...(call.input ? { input: call.input } : {})
+        ...(call.input ? { input: call.input } : {}),
+        ...(call.log ? { outStream: call.log } : {}),
+        // @actions/exec says nothing when it spawns, but it reports the
+        // command to its debug listener in the same tick, just before.
+        ...(call.onSpawn ? { listeners: { debug: call.onSpawn } } : {})
       }),
       call.deadline,
       () => dockerCallProcesses(args)
@@ -253,10 +262,12 @@ export async function withResultFile<T>(
 /** Builds and tags the image; returns its ID (`sha256:…`). */
 export async function build(
   session: DockerSession,
-  request: BuildRequest
+  request: BuildRequest,
+  output: Pick<DockerCall, 'log' | 'onSpawn'> = {}
 ): Promise<string> {
   return withResultFile('image-id', async idFile => {
     await docker(session, buildArguments(request, idFile), {
+      ...output,
       deadline: session.limits?.build,
       stuck: 'raise build-timeout if the build needs longer'
     })

@@ -4,13 +4,14 @@ import os from 'node:os'
 import { getRegistryLogin, type RegistryLogin } from './auth.js'
 import { awsClientConfig, createEcrClient } from './aws.js'
 import { buildx, immutableCacheTag, useBuildx } from './buildx.js'
-import { phase, watchForCancellation } from './cancel.js'
+import { markPhase, phase, watchForCancellation } from './cancel.js'
 import * as dockerCli from './docker.js'
 import {
   createPrivateDockerConfig,
   removePrivateDockerConfig,
   userDockerConfigDir
 } from './docker-config.js'
+import type { EarlyBuild } from './early-build.js'
 import { AccessDeniedError, errorMessage } from './errors.js'
 import {
   tagPushedImage,
@@ -55,14 +56,18 @@ import { writeSummary, type RunReport } from './summary.js'
 /**
  * The main step: inputs, repository, login, build, push, report. This is
  * the one place that fails the step; every phase throws errors already
- * written for the log.
+ * written for the log. `early` is the build the entry started before
+ * loading this (src/early-build.ts), when it could.
  */
-export async function run(): Promise<void> {
+export async function run(early?: EarlyBuild): Promise<void> {
   const report: RunReport = { repository: core.getInput('repository') }
   const session: dockerCli.DockerSession = { configDir: undefined }
   // A cancellation ends the step from the signal handler, so it removes
   // the private config itself: nothing below runs after it.
-  const stopWatching = watchForCancellation(() => removeConfig(session))
+  const stopWatching = watchForCancellation(() => {
+    early?.release()
+    return removeConfig(session)
+  })
   let registryId: string | undefined
 
   try {
@@ -70,9 +75,12 @@ export async function run(): Promise<void> {
     registryId = settings.registryId
     report.region = settings.region
     session.limits = dockerCli.dockerLimits(settings)
-    await publish(settings, session, report)
+    await publish(settings, session, report, early)
     await checkVulnerabilities(settings, report)
   } catch (error) {
+    // A build still running for a run that failed is stopped, and its
+    // output ends before the failure is told.
+    await early?.stop()
     report.failure = errorMessage(error)
     const crossAccount = crossAccountDenial(error, registryId, report)
     if (crossAccount) {
@@ -82,6 +90,7 @@ export async function run(): Promise<void> {
     core.setFailed(report.failure)
   } finally {
     stopWatching()
+    early?.release()
     removeConfig(session)
     await writeSummary(report)
   }
@@ -118,7 +127,8 @@ function removeConfig(session: dockerCli.DockerSession): string | undefined {
 async function publish(
   settings: Settings,
   session: dockerCli.DockerSession,
-  report: RunReport
+  report: RunReport,
+  early: EarlyBuild | undefined
 ): Promise<void> {
   const ecr = createEcrClient(settings.region, settings)
 
@@ -215,25 +225,68 @@ async function publish(
     return
   }
 
-  const references = settings.tags.map(tag => `${repositoryUri}:${tag}`)
-  const imageId = await phase(settings.image ? 'Tag' : 'Build', () =>
-    prepareImage(settings, session, references)
-  )
+  const { imageId, localTags } = early
+    ? await tagEarlyBuild(session, repositoryUri, settings.tags, early)
+    : {
+        imageId: await phase(settings.image ? 'Tag' : 'Build', () =>
+          prepareImage(
+            settings,
+            session,
+            settings.tags.map(tag => `${repositoryUri}:${tag}`)
+          )
+        ),
+        localTags: undefined
+      }
   report.imageId = imageId
   core.setOutput('image-id', imageId)
 
-  const request = { ...target, imageId }
+  const request: PushRequest = {
+    ...target,
+    imageId,
+    ...(localTags ? { localTag: (tag: string) => localTags.get(tag) } : {})
+  }
   if (!settings.push) {
     report.dryRunTags = settings.tags
     checkWithoutPushing(await pendingLookup, request)
-    return
+  } else {
+    const result = await phase('Push', async () =>
+      pushImage(session, registry, await pendingLookup, request)
+    )
+    core.setOutput('pushed', String(result.pushed))
+    setPushedOutputs(repositoryUri, result.digest, settings.tags, report)
   }
+  if (localTags) {
+    await Promise.all(localTags.values())
+    core.info(
+      `Tagged ${imageId} here as ${settings.tags
+        .map(tag => `${repositoryUri}:${tag}`)
+        .join(', ')}`
+    )
+  }
+}
 
-  const result = await phase('Push', async () =>
-    pushImage(session, registry, await pendingLookup, request)
+/**
+ * The image the entry built before the registry's host was known,
+ * tagged under every reference at once; a push waits only for the tag
+ * it pushes, not for the others.
+ */
+async function tagEarlyBuild(
+  session: dockerCli.DockerSession,
+  repositoryUri: string,
+  tags: string[],
+  early: EarlyBuild
+): Promise<{ imageId: string; localTags: Map<string, Promise<void>> }> {
+  markPhase('Build')
+  const imageId = await early.imageId
+  const localTags = new Map(
+    tags.map(tag => [
+      tag,
+      dockerCli.tag(session, imageId, `${repositoryUri}:${tag}`)
+    ])
   )
-  core.setOutput('pushed', String(result.pushed))
-  setPushedOutputs(repositoryUri, result.digest, settings.tags, report)
+  // Each is awaited: by the push that needs it, and all at the end.
+  for (const pending of localTags.values()) pending.catch(() => undefined)
+  return { imageId, localTags }
 }
 
 /** With push off, says what a push would do, and warns where it would fail. */

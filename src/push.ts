@@ -20,6 +20,11 @@ export interface PushRequest {
   /** The repository's tag mutability and exclusion filters, as ECR has them. */
   mutability: string | undefined
   mutabilityExclusionFilters: string[]
+  /**
+   * The local tag for `<uri>:<tag>` while it is being made (an early
+   * build is tagged after it is built); docker push waits for it.
+   */
+  localTag?: (tag: string) => Promise<void> | undefined
 }
 
 export interface PushResult {
@@ -102,6 +107,7 @@ async function pushWithDocker(
   request: PushRequest,
   tag: string
 ): Promise<StoredManifest> {
+  await request.localTag?.(tag)
   const digest = await dockerCli.push(
     session,
     `${request.repositoryUri}:${tag}`

@@ -1488,3 +1488,111 @@ describe('limits and cancellation', () => {
     ).toEqual(before)
   })
 })
+
+describe('a build the entry started before the AWS calls', () => {
+  /** An early build as src/early-build.ts hands it over. */
+  function earlyBuild(imageId: Promise<string> = Promise.resolve(IMAGE_ID)) {
+    imageId.catch(() => undefined)
+    const early = {
+      imageId,
+      stop: jest.fn(async () => undefined),
+      release: jest.fn()
+    }
+    return early
+  }
+
+  test('is tagged locally and pushed once; no second build', async () => {
+    missingRepository()
+    const early = earlyBuild()
+
+    await run(early)
+
+    expect(core.setFailed).not.toHaveBeenCalled()
+    expect(dockerCommands()).not.toContain('build')
+    expect(dockerCommands().filter(name => name === 'push')).toHaveLength(1)
+    const tags = dockerRuns.filter(call => call.args[0] === 'tag')
+    expect(tags.map(call => call.args)).toEqual([
+      ['tag', IMAGE_ID, `${URI}:v1.2.3`],
+      ['tag', IMAGE_ID, `${URI}:latest`]
+    ])
+    expect(registry.digestAt('shop/api', 'v1.2.3')).toBe(PUSHED_DIGEST)
+    expect(registry.digestAt('shop/api', 'latest')).toBe(PUSHED_DIGEST)
+    expect(outputs['image-id']).toBe(IMAGE_ID)
+    expect(outputs.digest).toBe(PUSHED_DIGEST)
+    expect(early.stop).not.toHaveBeenCalled()
+    expect(early.release).toHaveBeenCalled()
+  })
+
+  test('docker push waits for the tag it pushes', async () => {
+    missingRepository()
+    const order: string[] = []
+    exec.getExecOutput.mockImplementation(async (_command, args) => {
+      const list = args ?? []
+      if (list[0] === 'tag') {
+        await new Promise(resolve => setTimeout(resolve, 20))
+        order.push(`tag ${list[2] ?? ''}`)
+        return ok('')
+      }
+      if (list[0] === 'push') {
+        order.push(`push ${list[1] ?? ''}`)
+        const digest = registry.store(
+          'shop/api',
+          'v1.2.3',
+          manifestFor(IMAGE_ID)
+        )
+        return ok(pushOutput('v1.2.3', digest))
+      }
+      return ok('')
+    })
+
+    await run(earlyBuild())
+
+    expect(core.setFailed).not.toHaveBeenCalled()
+    expect(order.indexOf(`tag ${URI}:v1.2.3`)).toBeGreaterThanOrEqual(0)
+    expect(order.indexOf(`tag ${URI}:v1.2.3`)).toBeLessThan(
+      order.indexOf(`push ${URI}:v1.2.3`)
+    )
+  })
+
+  test('a rerun pushes nothing and still tags the image here', async () => {
+    existingRepository()
+    registry.store('shop/api', 'v1.2.3', manifestFor(IMAGE_ID))
+    registry.store('shop/api', 'latest', manifestFor(IMAGE_ID))
+
+    await run(earlyBuild())
+
+    expect(core.setFailed).not.toHaveBeenCalled()
+    expect(dockerCommands()).not.toContain('push')
+    expect(dockerCommands().filter(name => name === 'tag')).toHaveLength(2)
+    expect(outputs.pushed).toBe('false')
+  })
+
+  test('a failure elsewhere stops the build before the step fails', async () => {
+    ecrMock.on(DescribeRepositoriesCommand).rejects(accessDenied(ROLE))
+    const early = earlyBuild(new Promise<string>(() => undefined))
+    early.stop.mockImplementation(async () => {
+      expect(core.setFailed).not.toHaveBeenCalled()
+    })
+
+    await run(early)
+
+    expect(early.stop).toHaveBeenCalledTimes(1)
+    expect(failureMessage()).toContain('ecr:DescribeRepositories')
+    expect(dockerCommands()).not.toContain('push')
+  })
+
+  test("a failed build fails the step with docker's words", async () => {
+    missingRepository()
+    const early = earlyBuild(
+      Promise.reject(
+        new Error('docker build failed (exit code 1):\nCOPY failed')
+      )
+    )
+
+    await run(early)
+
+    expect(failureMessage()).toContain('COPY failed')
+    expect(dockerCommands()).not.toContain('push')
+    expect(dockerCommands()).not.toContain('tag')
+  })
+})

@@ -1,0 +1,172 @@
+// A plain build starts before the AWS SDK is loaded; the repository,
+// token and login are prepared meanwhile and reported after the build's
+// output. The bundled action, run as the runner runs it.
+import {
+  afterAll,
+  afterEach,
+  beforeAll,
+  describe,
+  expect,
+  it
+} from '@jest/globals'
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
+
+import { startFaultProxy, type FaultProxy } from './fault-proxy.js'
+import { runAction, type ActionRun, type RunActionOptions } from './harness.js'
+import { ensureLocalEcr } from './local-ecr.js'
+import { listTags, localEcr } from './registry-client.js'
+import { makeApp, unique, withoutMasks } from './tools.js'
+
+const runs: ActionRun[] = []
+let proxy: FaultProxy | undefined
+
+beforeAll(ensureLocalEcr, 15 * 60_000)
+afterEach(async () => {
+  await proxy?.close()
+  proxy = undefined
+})
+afterAll(async () => {
+  await Promise.all(runs.map(result => result.cleanup()))
+})
+
+async function act(options: RunActionOptions): Promise<ActionRun> {
+  const result = await runAction(options)
+  runs.push(result)
+  return result
+}
+
+/** The run's log and outcome together, so a failure shows the log. */
+function outcome(result: ActionRun) {
+  return { exitCode: result.exitCode, log: withoutMasks(result.stdout) }
+}
+
+/** Processes whose command line has `text` (jest itself aside). */
+function processesMentioning(text: string): string[] {
+  const found: string[] = []
+  for (const pid of readdirSync('/proc').filter(name => /^\d+$/.test(name))) {
+    try {
+      const command = readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+        .split('\0')
+        .join(' ')
+      if (command.includes(text) && !command.includes('jest')) {
+        found.push(`${pid}: ${command}`)
+      }
+    } catch {
+      // Gone while we looked.
+    }
+  }
+  return found
+}
+
+function actionPid(workspace: string): number {
+  for (const pid of readdirSync('/proc').filter(name => /^\d+$/.test(name))) {
+    try {
+      const command = readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+      if (
+        command.includes('dist/index.js') &&
+        readlinkSync(`/proc/${pid}/cwd`) === workspace
+      ) {
+        return Number(pid)
+      }
+    } catch {
+      // Gone, or not ours to read.
+    }
+  }
+  throw new Error(`no action process runs in ${workspace}`)
+}
+
+describe('a plain build', () => {
+  it('starts first and its output is never mixed with the rest', async () => {
+    const repository = `e2e/early-${unique()}`
+    const cwd = await makeApp()
+
+    const result = await act({ inputs: { repository, tags: 'a\nb' }, cwd })
+
+    expect(outcome(result)).toMatchObject({ exitCode: 0 })
+    const log = withoutMasks(result.stdout)
+    const build = log.indexOf('::group::Build')
+    const command = log.search(/\[command\]\S*docker build /)
+    const built = log.indexOf('Built sha256:')
+    const end = log.indexOf('::endgroup::', built)
+    expect(build).toBeGreaterThanOrEqual(0)
+    expect(command).toBeGreaterThan(build)
+    expect(built).toBeGreaterThan(command)
+    // Everything the run reported while docker built comes after it.
+    for (const group of ['Inputs', 'Repository', 'Login', 'Push']) {
+      expect(log.indexOf(`::group::${group}`)).toBeGreaterThan(end)
+    }
+    const buildOutput = log.slice(build + '::group::Build'.length, end)
+    expect(buildOutput).not.toContain('::group::')
+    expect(buildOutput).not.toMatch(/(?:Created|Found) repository/)
+    // The registry host comes with the token: the tags are added after.
+    const buildLine = log.slice(command, log.indexOf('\n', command))
+    expect(buildLine).not.toContain('--tag')
+    const { registry } = localEcr()
+    expect(log).toContain(
+      `Tagged ${result.outputs['image-id']} here as ` +
+        `${registry}/${repository}:a, ${registry}/${repository}:b`
+    )
+    expect((await listTags(repository)).sort()).toEqual(['a', 'b'])
+  }, 120_000)
+
+  it('is stopped when the repository cannot be used', async () => {
+    const repository = `e2e/early-missing-${unique()}`
+    const cwd = await makeApp()
+
+    const result = await act({
+      inputs: { repository, 'create-repository': 'false' },
+      cwd
+    })
+
+    expect(outcome(result)).toMatchObject({ exitCode: 1 })
+    const log = withoutMasks(result.stdout)
+    const error = log.indexOf('::error::')
+    expect(log.slice(error)).toContain(repository)
+    // The build's group is closed before the failure is told.
+    expect(log.lastIndexOf('::endgroup::', error)).toBeGreaterThan(
+      log.indexOf('::group::Build')
+    )
+    expect(processesMentioning(cwd)).toEqual([])
+    expect(await listTags(repository).catch(() => [])).toEqual([])
+  }, 120_000)
+
+  it('SIGINT while it pulls: docker stops, the log is whole, exit 130', async () => {
+    // A base image on a registry that never answers, named by address:
+    // no ECR host, so the build starts before the AWS calls.
+    proxy = await startFaultProxy([
+      {
+        // Its first request already: with no login for this address,
+        // docker would give up at the registry's challenge.
+        match: request => request.fromDocker,
+        times: Infinity,
+        fault: 'stall'
+      }
+    ])
+    const address = process.env.LOCAL_ECR_FAULT_ADDRESS ?? '127.0.0.2'
+    const base = `${address}/e2e/base-${unique()}:1`
+    const cwd = await makeApp({
+      Dockerfile: `FROM ${base}\nCOPY hello.txt /\n`
+    })
+
+    const running = act({
+      inputs: { repository: `e2e/early-cancel-${unique()}` },
+      cwd,
+      runPost: false
+    })
+    await proxy.stalled
+    process.kill(actionPid(cwd), 'SIGINT')
+    const result = await running
+
+    expect(outcome(result)).toMatchObject({ exitCode: 130 })
+    const log = withoutMasks(result.stdout)
+    expect(log).toMatch(
+      /::error::Cancelled by SIGINT while .*: stopped docker build/
+    )
+    // What the run said while docker pulled is in the log, not lost, and
+    // after the build's own group.
+    const end = log.indexOf('::endgroup::', log.indexOf('::group::Build'))
+    expect(log.indexOf('::group::Inputs')).toBeGreaterThan(end)
+    expect(log.indexOf('::group::Repository')).toBeGreaterThan(end)
+    expect(processesMentioning(base)).toEqual([])
+  }, 120_000)
+})
