@@ -19,12 +19,26 @@ const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM']
 // after that before it kills: docker gets 3 s to cancel its request.
 const DOCKER_GRACE_MS = 3000
 
-let currentPhase: string | undefined
-let cancelledBy: NodeJS.Signals | undefined
+/**
+ * The phase and the signal, shared by both bundles of the action: the
+ * entry (dist/index.js, whose docker build may be running) and the main
+ * bundle it loads each have their own copy of this module, and must
+ * agree that the step is being cancelled.
+ */
+interface Cancellation {
+  phase: string | undefined
+  signal: NodeJS.Signals | undefined
+}
+const SHARED = Symbol.for('ecr-push-action.cancellation')
+const shared = globalThis as { [SHARED]?: Cancellation }
+const state: Cancellation = (shared[SHARED] ??= {
+  phase: undefined,
+  signal: undefined
+})
 
 /** True once a signal came: the step is on its way out. */
 export function isCancelled(): boolean {
-  return cancelledBy !== undefined
+  return state.signal !== undefined
 }
 
 /**
@@ -32,7 +46,7 @@ export function isCancelled(): boolean {
  * it interrupted.
  */
 export function phase<T>(name: string, fn: () => Promise<T>): Promise<T> {
-  currentPhase = name
+  state.phase = name
   return core.group(name, fn)
 }
 
@@ -41,7 +55,7 @@ export function phase<T>(name: string, fn: () => Promise<T>): Promise<T> {
  * entry started, whose group is already in the log.
  */
 export function markPhase(name: string): void {
-  currentPhase = name
+  state.phase = name
 }
 
 const PHASES: Record<string, string> = {
@@ -104,8 +118,11 @@ export async function cancel(
   cleanup: () => string | undefined,
   effects: CancelEffects
 ): Promise<void> {
-  if (cancelledBy !== undefined) return
-  cancelledBy = signal
+  if (state.signal !== undefined) return
+  state.signal = signal
+  // What was interrupted is what ran when the signal came, not what the
+  // run got to while docker was being stopped.
+  const interrupted = describePhase(state.phase)
 
   const running = await effects.running().catch(() => [])
   // SIGTERM goes out first, so docker cancels while the config goes.
@@ -128,8 +145,7 @@ export async function cancel(
       : 'no docker command was running'
   )
   core.setFailed(
-    `Cancelled by ${signal} while ${describePhase(currentPhase)}: ` +
-      `${done.join(', and ')}.`
+    `Cancelled by ${signal} while ${interrupted}: ` + `${done.join(', and ')}.`
   )
   effects.exit(128 + (constants.signals[signal] ?? 0))
 }
@@ -147,6 +163,6 @@ function dockerCommands(running: ProcessEntry[]): string[] {
 
 /** Forgets a cancellation and the phase, for tests. */
 export function resetCancellation(): void {
-  cancelledBy = undefined
-  currentPhase = undefined
+  state.signal = undefined
+  state.phase = undefined
 }

@@ -40,6 +40,15 @@ const realEffects: EarlyBuildEffects = {
 // How long docker gets to stop on SIGTERM when the run failed elsewhere.
 const STOP_GRACE_MS = 3000
 
+// Ends the running build's group and lets held output through; set from
+// the moment output is held, before startEarlyBuild has returned.
+let closeRunning: (() => void) | undefined
+
+/** For a cancellation: whatever is held is let through now, once. */
+export function releaseEarlyBuildOutput(): void {
+  closeRunning?.()
+}
+
 /**
  * Starts the build when this run may build first, and resolves once
  * docker is spawned. Undefined when it may not, and also when the inputs
@@ -108,6 +117,7 @@ export async function startEarlyBuild(
     output.log.write(`${line}::endgroup::\n`)
     output.release()
   }
+  closeRunning = () => close()
   const finished = imageId.then(id => {
     close(`Built ${id}\n`)
     return id

@@ -2,7 +2,8 @@ import * as core from '@actions/core'
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 
-import { startEarlyBuild } from './early-build.js'
+import { markPhase, watchForCancellation } from './cancel.js'
+import { releaseEarlyBuildOutput, startEarlyBuild } from './early-build.js'
 import { errorMessage } from './errors.js'
 import type { run as runMain } from './main.js'
 import { post } from './post.js'
@@ -20,9 +21,20 @@ try {
     await post()
   } else {
     core.saveState(State.isPost, 'true')
+    // Until the main bundle watches for a cancellation itself, this does:
+    // docker may be building already, and the log is held.
+    const stopWatching = watchForCancellation(() => {
+      releaseEarlyBuildOutput()
+      return undefined
+    })
     const early = await startEarlyBuild()
+    if (early) markPhase('Build')
     const { run } = await loadMain()
-    await run(early)
+    // run() watches from its first line on; this watch ends only then,
+    // since a signal that came while no listener was left would be lost.
+    const running = run(early)
+    stopWatching()
+    await running
   }
 } catch (error) {
   // Nothing above should throw (run and post report their own failures);

@@ -4,7 +4,12 @@ import os from 'node:os'
 import { getRegistryLogin, type RegistryLogin } from './auth.js'
 import { awsClientConfig, createEcrClient } from './aws.js'
 import { buildx, immutableCacheTag, useBuildx } from './buildx.js'
-import { markPhase, phase, watchForCancellation } from './cancel.js'
+import {
+  isCancelled,
+  markPhase,
+  phase,
+  watchForCancellation
+} from './cancel.js'
 import * as dockerCli from './docker.js'
 import {
   createPrivateDockerConfig,
@@ -78,6 +83,9 @@ export async function run(early?: EarlyBuild): Promise<void> {
     await publish(settings, session, report, early)
     await checkVulnerabilities(settings, report)
   } catch (error) {
+    // A cancellation fails the step from its signal handler, which ends
+    // the process: a docker call it stopped is not a second failure.
+    if (isCancelled()) await new Promise<never>(() => undefined)
     // A build still running for a run that failed is stopped, and its
     // output ends before the failure is told.
     await early?.stop()
@@ -226,7 +234,9 @@ async function publish(
   }
 
   const { imageId, localTags } = early
-    ? await tagEarlyBuild(session, repositoryUri, settings.tags, early)
+    ? await tagEarlyBuild(session, repositoryUri, settings.tags, early, {
+        pendingLookup
+      })
     : {
         imageId: await phase(settings.image ? 'Tag' : 'Build', () =>
           prepareImage(
@@ -266,22 +276,36 @@ async function publish(
 }
 
 /**
- * The image the entry built before the registry's host was known,
- * tagged under every reference at once; a push waits only for the tag
- * it pushes, not for the others.
+ * The image the entry built before the registry's host was known, tagged
+ * under every reference now. docker push waits only for the tag it
+ * pushes, which goes first: the others follow while docker pushes. When
+ * a tag is at this image already, docker pushes nothing, and all go at
+ * once.
  */
 async function tagEarlyBuild(
   session: dockerCli.DockerSession,
   repositoryUri: string,
   tags: string[],
-  early: EarlyBuild
+  early: EarlyBuild,
+  { pendingLookup }: { pendingLookup: Promise<TagLookup> }
 ): Promise<{ imageId: string; localTags: Map<string, Promise<void>> }> {
   markPhase('Build')
   const imageId = await early.imageId
+  const lookup = await pendingLookup.catch(() => new Map() as TagLookup)
+  const tagHere = (tag: string): Promise<void> =>
+    dockerCli.tag(session, imageId, `${repositoryUri}:${tag}`)
+
+  const there = tags.some(tag => lookup.get(tag)?.configDigest === imageId)
+  const pushed = there ? undefined : tags[0]
+  const first = pushed === undefined ? undefined : tagHere(pushed)
   const localTags = new Map(
     tags.map(tag => [
       tag,
-      dockerCli.tag(session, imageId, `${repositoryUri}:${tag}`)
+      tag === pushed && first
+        ? first
+        : first
+          ? first.then(() => tagHere(tag))
+          : tagHere(tag)
     ])
   )
   // Each is awaited: by the push that needs it, and all at the end.

@@ -11,8 +11,14 @@ import { core, logged, resetCore } from '../fixtures/core.js'
 
 jest.unstable_mockModule('@actions/core', () => core)
 
-const { cancel, isCancelled, phase, resetCancellation, watchForCancellation } =
-  await import('../../src/cancel.js')
+const {
+  cancel,
+  isCancelled,
+  markPhase,
+  phase,
+  resetCancellation,
+  watchForCancellation
+} = await import('../../src/cancel.js')
 
 type Effects = Parameters<typeof cancel>[2]
 
@@ -77,6 +83,34 @@ describe('cancel', () => {
         'command was running.'
     )
     expect(fake.exit).toHaveBeenCalledWith(130)
+  })
+
+  test('both bundles of the action see one cancellation and one phase', async () => {
+    // The entry and the main bundle each have a copy of the module; what
+    // they share is this global record.
+    const shared = (globalThis as Record<symbol, unknown>)[
+      Symbol.for('ecr-push-action.cancellation')
+    ] as { phase?: string; signal?: string }
+    markPhase('Build')
+    expect(shared.phase).toBe('Build')
+
+    shared.signal = 'SIGTERM'
+    expect(isCancelled()).toBe(true)
+    const { fake } = effects([])
+    await cancel('SIGINT', () => undefined, fake)
+    // Already being cancelled by the other copy: nothing twice.
+    expect(core.setFailed).not.toHaveBeenCalled()
+    expect(fake.exit).not.toHaveBeenCalled()
+  })
+
+  test('markPhase names the phase for the message, without a group', async () => {
+    const { fake } = effects([])
+    markPhase('Build')
+
+    await cancel('SIGINT', () => undefined, fake)
+
+    expect(core.group).not.toHaveBeenCalled()
+    expect(logged(core.setFailed)).toContain('while building the image:')
   })
 
   test('a phase it does not know, and none at all', async () => {

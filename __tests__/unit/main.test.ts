@@ -1523,18 +1523,19 @@ describe('a build the entry started before the AWS calls', () => {
     expect(early.release).toHaveBeenCalled()
   })
 
-  test('docker push waits for the tag it pushes', async () => {
+  test('tags the pushed reference first; push waits only for it', async () => {
     missingRepository()
-    const order: string[] = []
+    const events: string[] = []
     exec.getExecOutput.mockImplementation(async (_command, args) => {
       const list = args ?? []
       if (list[0] === 'tag') {
+        events.push(`start tag ${list[2] ?? ''}`)
         await new Promise(resolve => setTimeout(resolve, 20))
-        order.push(`tag ${list[2] ?? ''}`)
+        events.push(`end tag ${list[2] ?? ''}`)
         return ok('')
       }
       if (list[0] === 'push') {
-        order.push(`push ${list[1] ?? ''}`)
+        events.push(`push ${list[1] ?? ''}`)
         const digest = registry.store(
           'shop/api',
           'v1.2.3',
@@ -1548,9 +1549,14 @@ describe('a build the entry started before the AWS calls', () => {
     await run(earlyBuild())
 
     expect(core.setFailed).not.toHaveBeenCalled()
-    expect(order.indexOf(`tag ${URI}:v1.2.3`)).toBeGreaterThanOrEqual(0)
-    expect(order.indexOf(`tag ${URI}:v1.2.3`)).toBeLessThan(
-      order.indexOf(`push ${URI}:v1.2.3`)
+    expect(events.slice(0, 3)).toEqual([
+      `start tag ${URI}:v1.2.3`,
+      `end tag ${URI}:v1.2.3`,
+      `start tag ${URI}:latest`
+    ])
+    // docker pushes while the other tag is being made.
+    expect(events.indexOf(`push ${URI}:v1.2.3`)).toBeLessThan(
+      events.indexOf(`end tag ${URI}:latest`)
     )
   })
 
@@ -1563,7 +1569,7 @@ describe('a build the entry started before the AWS calls', () => {
 
     expect(core.setFailed).not.toHaveBeenCalled()
     expect(dockerCommands()).not.toContain('push')
-    expect(dockerCommands().filter(name => name === 'tag')).toHaveLength(2)
+    expect(dockerRuns.filter(call => call.args[0] === 'tag')).toHaveLength(2)
     expect(outputs.pushed).toBe('false')
   })
 
