@@ -58,6 +58,8 @@ export class RegistryClient {
   private readonly basic: string
   /** What requests carry: the Basic login, or the last Bearer token. */
   private authorization: string
+  /** Bearer tokens by challenge (realm, service and scope). */
+  private readonly tokens = new Map<string, Promise<string>>()
   private readonly fetch: Fetch
 
   /**
@@ -205,7 +207,8 @@ export class RegistryClient {
       options.authorize
         ? { ...headers, Authorization: this.authorization }
         : headers
-    const response = await this.attempt(method, url, authorized(), body)
+    const sent = authorized()
+    const response = await this.attempt(method, url, sent, body)
     const challenge =
       options.authorize && response.status === 401
         ? bearerChallenge(response.headers.get('www-authenticate'))
@@ -213,9 +216,18 @@ export class RegistryClient {
     if (!challenge) return response
 
     // A token for another scope (pull, where a write needs pull,push) is
-    // refused the same way: each challenge gets a token of its own.
+    // refused the same way: each scope gets a token of its own, bought
+    // once for requests challenged together, and again only when the
+    // registry refuses the one it was sent.
     void response.body?.cancel().catch(() => {})
-    this.authorization = await this.bearerToken(challenge)
+    const scope = `${challenge.realm} ${challenge.service} ${challenge.scope}`
+    let pending = this.tokens.get(scope)
+    if (!pending || (await pending.catch(() => '')) === sent.Authorization) {
+      pending = this.bearerToken(challenge)
+      this.tokens.set(scope, pending)
+      pending.catch(() => this.tokens.delete(scope))
+    }
+    this.authorization = await pending
     return this.attempt(method, url, authorized(), body)
   }
 

@@ -277,6 +277,14 @@ describe('a registry that wants Bearer tokens, as public.ecr.aws does', () => {
     ])
   })
 
+  test('reads challenged together share one token', async () => {
+    registry.store(PATH, 'a', manifestFor(IMAGE_ID))
+
+    await Promise.all(['a', 'b', 'c'].map(t => bearer.getManifest(PATH, t)))
+
+    expect(registry.tokenRequests).toHaveLength(1)
+  })
+
   test('a write needs pull,push: a second token for that scope', async () => {
     const stored = manifestFor(IMAGE_ID)
     await bearer.getManifest(PATH, 'latest')
