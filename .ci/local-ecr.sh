@@ -12,9 +12,16 @@
 # repositoryUri that moto hands out work unchanged; a Docker engine (reused
 # when one answers) builds and pushes.
 #
+# ECR Public, which moto lacks: .ci/fake-ecr-public.mjs answers its API on
+# 127.0.0.1:$ECR_PUBLIC_PORT, and a second docker-registry serves
+# public.ecr.aws on 127.0.0.3:443, with the same login. This machine then
+# resolves public.ecr.aws to itself (an /etc/hosts line): fit for a test
+# machine only, where nothing needs the real public.ecr.aws.
+#
 # Settings (read by `start`; the other commands use what `start` recorded):
 #   LOCAL_ECR_ACCOUNT (123456789012), AWS_REGION (us-east-1),
-#   MOTO_PORT (5000), LOCAL_ECR_DIR (<project>/.local-ecr).
+#   MOTO_PORT (5000), ECR_PUBLIC_PORT (5101),
+#   LOCAL_ECR_PUBLIC_ALIAS (localecr), LOCAL_ECR_DIR (<project>/.local-ecr).
 set -euo pipefail
 
 # dockerd lives in /usr/sbin, which a non-login PATH may lack.
@@ -23,6 +30,8 @@ PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin
 readonly default_account=123456789012
 readonly default_region=us-east-1
 readonly default_moto_port=5000
+readonly default_public_port=5101
+readonly default_public_alias=localecr
 readonly registry_user=AWS
 readonly docker_wait_seconds=${LOCAL_ECR_DOCKER_WAIT:-30}
 readonly service_wait_seconds=${LOCAL_ECR_SERVICE_WAIT:-30}
@@ -66,6 +75,13 @@ load_requested_settings() {
   account=${LOCAL_ECR_ACCOUNT:-$default_account}
   region=${AWS_REGION:-$default_region}
   moto_port=${MOTO_PORT:-$default_moto_port}
+  public_port=${ECR_PUBLIC_PORT:-$default_public_port}
+  public_alias=${LOCAL_ECR_PUBLIC_ALIAS:-$default_public_alias}
+  [[ $public_port =~ ^[0-9]+$ ]] && ((public_port > 0 && public_port < 65536)) ||
+    die "ECR_PUBLIC_PORT must be a port number, got '$public_port'"
+  # ECR Public's rule for an alias, which every public URI names.
+  [[ $public_alias =~ ^[a-z][a-z0-9]+([._-][a-z0-9]+)*$ && ${#public_alias} -le 50 ]] ||
+    die "LOCAL_ECR_PUBLIC_ALIAS is not a registry alias: '$public_alias'"
   [[ $account =~ ^[0-9]{12}$ ]] ||
     die "LOCAL_ECR_ACCOUNT must be 12 digits, got '$account'"
   # The region becomes part of a host name, a file path and /etc/hosts.
@@ -85,8 +101,13 @@ load_recorded_settings() {
         account) account=$value ;;
         region) region=$value ;;
         moto_port) moto_port=$value ;;
+        public_port) public_port=$value ;;
+        public_alias) public_alias=$value ;;
       esac
     done <"$settings_file"
+    # A state dir from before ECR Public was added records neither.
+    public_port=${public_port:-$default_public_port}
+    public_alias=${public_alias:-$default_public_alias}
   else
     load_requested_settings
   fi
@@ -99,8 +120,9 @@ derive_names() {
 }
 
 write_settings() {
-  printf 'account=%s\nregion=%s\nmoto_port=%s\n' \
-    "$account" "$region" "$moto_port" >"$settings_file"
+  printf 'account=%s\nregion=%s\nmoto_port=%s\npublic_port=%s\npublic_alias=%s\n' \
+    "$account" "$region" "$moto_port" "$public_port" "$public_alias" \
+    >"$settings_file"
 }
 
 # --- processes this script owns ----------------------------------------------
@@ -563,6 +585,170 @@ prepare_fault_host() {
     cp "$tls_dir/ca.crt" "/etc/docker/certs.d/$fault_host/ca.crt"
 }
 
+# --- ECR Public: its API and registry ----------------------------------------
+
+readonly public_host=public.ecr.aws
+readonly public_address=127.0.0.3
+readonly public_registry_dir=$state_dir/registry-public
+
+public_api_url() { printf 'http://127.0.0.1:%s' "$public_port"; }
+
+public_api_answers() {
+  curl -sf --noproxy '*' -o /dev/null --max-time 5 -X POST "$(public_api_url)/" \
+    -H 'X-Amz-Target: SpencerFrontendService.DescribeRegistries' \
+    -H 'Content-Type: application/x-amz-json-1.1' --data '{}' 2>/dev/null
+}
+
+# The API's script is part of the fingerprint: a changed script restarts it.
+start_public_api() {
+  command -v node >/dev/null || die "node is not installed"
+  local fingerprint
+  fingerprint="port=$public_port alias=$public_alias account=$account $(
+    sha256sum "$project_dir/.ci/fake-ecr-public.mjs" | cut -d' ' -f1
+  )"
+  if owned_pid public-api fake-ecr-public >/dev/null; then
+    if [[ $(cat "$run_dir/public-api.fingerprint" 2>/dev/null) == "$fingerprint" ]]; then
+      return 0
+    fi
+    say "ECR Public API settings or script changed; restarting it"
+    stop_owned public-api fake-ecr-public
+  fi
+  if port_in_use "$public_port"; then
+    describe_listener "$public_port"
+    die "port $public_port is taken by a process this script did not start; stop it or set ECR_PUBLIC_PORT"
+  fi
+  say "starting the fake ECR Public API on 127.0.0.1:$public_port"
+  # A copy in the state dir: a work tree that goes away does not take the
+  # running API's code with it.
+  cp "$project_dir/.ci/fake-ecr-public.mjs" "$run_dir/fake-ecr-public.mjs"
+  launch public-api env FAKE_ECR_PUBLIC_PORT="$public_port" \
+    LOCAL_ECR_ACCOUNT="$account" LOCAL_ECR_PUBLIC_ALIAS="$public_alias" \
+    LOCAL_ECR_PASSWORD_FILE="$password_file" \
+    node "$run_dir/fake-ecr-public.mjs"
+  printf '%s' "$fingerprint" >"$run_dir/public-api.fingerprint"
+}
+
+wait_for_public_api() {
+  local deadline=$((SECONDS + service_wait_seconds))
+  until public_api_answers; do
+    launched_alive public-api ||
+      die_with_log "$log_dir/public-api.log" "the fake ECR Public API exited during start"
+    ((SECONDS < deadline)) ||
+      die_with_log "$log_dir/public-api.log" \
+        "the fake ECR Public API did not answer within ${service_wait_seconds} s"
+    sleep 0.2
+  done
+}
+
+# A registry of its own under public.ecr.aws, with the private one's login:
+# the private registry's host setting (which its upload URLs name) stays as
+# its own tests expect.
+prepare_public_host() {
+  local crt=$tls_dir/public.crt key=$tls_dir/public.key
+  local log=$log_dir/openssl.log
+  if ! openssl verify -CAfile "$tls_dir/ca.crt" "$crt" >/dev/null 2>&1 ||
+    ! openssl x509 -in "$crt" -noout -checkend 86400 >/dev/null 2>&1 ||
+    ! openssl x509 -in "$crt" -noout -checkhost "$public_host" 2>/dev/null |
+    grep -q 'does match'; then
+    say "making a certificate for $public_host"
+    openssl req -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+      -keyout "$key" -out "$tls_dir/public.csr" -subj "/CN=$public_host" \
+      >"$log" 2>&1 || die_with_log "$log" "openssl could not make a key"
+    openssl x509 -req -in "$tls_dir/public.csr" -CA "$tls_dir/ca.crt" \
+      -CAkey "$tls_dir/ca.key" -set_serial "0x$(openssl rand -hex 16)" \
+      -days 825 -out "$crt" -extfile <(
+        printf 'subjectAltName=DNS:%s,IP:%s\n' "$public_host" "$public_address"
+        printf 'basicConstraints=critical,CA:FALSE\n'
+        printf 'keyUsage=critical,digitalSignature,keyEncipherment\n'
+        printf 'extendedKeyUsage=serverAuth\n'
+      ) >>"$log" 2>&1 || die_with_log "$log" "openssl could not sign the cert"
+    rm -f "$tls_dir/public.csr"
+  fi
+  if ! awk -v host="$public_host" -v address="$public_address" '
+      { sub(/#.*/, "") }
+      $1 == address { for (i = 2; i <= NF; i++) if ($i == host) found = 1 }
+      END { exit !found }' /etc/hosts; then
+    printf '%s %s # local-ecr (test machine only)\n' "$public_address" \
+      "$public_host" >>/etc/hosts
+    say "mapped $public_host to $public_address in /etc/hosts"
+  fi
+  local resolved
+  resolved=$(getent hosts "$public_host" | awk '{ print $1; exit }')
+  [[ $resolved == "$public_address" ]] ||
+    die "$public_host resolves to '${resolved}', not $public_address (an earlier /etc/hosts line wins?)"
+  mkdir -p "/etc/docker/certs.d/$public_host"
+  cmp -s "$tls_dir/ca.crt" "/etc/docker/certs.d/$public_host/ca.crt" ||
+    cp "$tls_dir/ca.crt" "/etc/docker/certs.d/$public_host/ca.crt"
+
+  mkdir -p "$public_registry_dir/data"
+  cat >"$public_registry_dir/config.yml.new" <<CONFIG
+version: 0.1
+log:
+  level: info
+  formatter: text
+storage:
+  filesystem:
+    rootdirectory: $public_registry_dir/data
+  delete:
+    enabled: true
+  cache:
+    blobdescriptor: inmemory
+http:
+  addr: $public_address:443
+  host: https://$public_host
+  secret: $(<"$registry_dir/http-secret")
+  tls:
+    certificate: $tls_dir/public.crt
+    key: $tls_dir/public.key
+  headers:
+    X-Content-Type-Options: [nosniff]
+auth:
+  htpasswd:
+    realm: local-ecr-public
+    path: $registry_dir/htpasswd
+CONFIG
+  mv -f "$public_registry_dir/config.yml.new" "$public_registry_dir/config.yml"
+}
+
+start_public_registry() {
+  local fingerprint
+  fingerprint=$(cat "$public_registry_dir/config.yml" "$registry_dir/htpasswd" \
+    "$tls_dir/public.crt" | sha256sum | cut -d' ' -f1)
+  if owned_pid public-registry registry-public >/dev/null; then
+    if [[ $(cat "$run_dir/public-registry.fingerprint" 2>/dev/null) == "$fingerprint" ]]; then
+      return 0
+    fi
+    say "public registry config, password or certificate changed; restarting it"
+    stop_owned public-registry registry-public
+  fi
+  if (exec 3<>"/dev/tcp/$public_address/443") 2>/dev/null; then
+    die "$public_address:443 is taken by a process this script did not start"
+  fi
+  say "starting docker-registry on $public_address:443 as $public_host"
+  launch public-registry docker-registry serve "$public_registry_dir/config.yml"
+  printf '%s' "$fingerprint" >"$run_dir/public-registry.fingerprint"
+}
+
+public_registry_status_code() {
+  curl -s --noproxy '*' --max-time 5 -o /dev/null -w '%{http_code}' \
+    --cacert "$tls_dir/ca.crt" "$@" "https://$public_host/v2/" || true
+}
+
+wait_for_public_registry() {
+  local deadline=$((SECONDS + service_wait_seconds)) anonymous authorized
+  while :; do
+    anonymous=$(public_registry_status_code)
+    authorized=$(public_registry_status_code -u "$registry_user:$registry_password")
+    [[ $anonymous == 401 && $authorized == 200 ]] && return 0
+    launched_alive public-registry ||
+      die_with_log "$log_dir/public-registry.log" "the public docker-registry exited during start"
+    ((SECONDS < deadline)) ||
+      die_with_log "$log_dir/public-registry.log" \
+        "https://$public_host/v2/ answered $anonymous without auth and $authorized with it (want 401 and 200)"
+    sleep 0.2
+  done
+}
+
 # --- commands ----------------------------------------------------------------
 
 cmd_start() {
@@ -597,9 +783,15 @@ cmd_start() {
   wait_for_registry
   install_docker_ca
   prepare_fault_host
+  # The API hands out the registry password, measured from moto above.
+  start_public_api
+  prepare_public_host
+  start_public_registry
+  wait_for_public_registry
+  wait_for_public_api
   wait_for_docker
 
-  say "ready in $(($(now_ms) - started)) ms: registry $registry_host, API $moto_url, docker $(docker_versions)"
+  say "ready in $(($(now_ms) - started)) ms: registry $registry_host, API $moto_url, ECR Public $public_host/$public_alias via $(public_api_url), docker $(docker_versions)"
 }
 
 cmd_stop() {
@@ -608,6 +800,8 @@ cmd_stop() {
   # Each takes one to three seconds to exit; in parallel the wait is the
   # longest of them rather than their sum.
   stop_owned registry docker-registry &
+  stop_owned public-registry registry-public &
+  stop_owned public-api fake-ecr-public &
   stop_owned moto moto &
   if owned_pid dockerd dockerd >/dev/null; then
     stop_owned dockerd dockerd &
@@ -654,6 +848,19 @@ cmd_status() {
     echo "registry: down (https://$registry_host/v2/ answered ${code:-nothing})"
     healthy=
   fi
+  code=$(public_registry_status_code -u "$registry_user:$registry_password")
+  if pid=$(owned_pid public-registry registry-public) && [[ $code == 200 ]]; then
+    echo "public:   registry up at https://$public_host (pid $pid)"
+  else
+    echo "public:   registry down (https://$public_host/v2/ answered ${code:-nothing})"
+    healthy=
+  fi
+  if pid=$(owned_pid public-api fake-ecr-public) && public_api_answers; then
+    echo "public:   API up at $(public_api_url) (pid $pid), alias $public_alias"
+  else
+    echo "public:   API down ($(public_api_url))"
+    healthy=
+  fi
   echo "state:    $state_dir"
   [[ -n $healthy ]]
 }
@@ -681,6 +888,9 @@ cmd_env() {
   fault_names
   print_export LOCAL_ECR_FAULT_REGISTRY "$fault_host"
   print_export LOCAL_ECR_FAULT_ADDRESS "$fault_address"
+  print_export AWS_ENDPOINT_URL_ECR_PUBLIC "$(public_api_url)"
+  print_export LOCAL_ECR_PUBLIC_REGISTRY "$public_host"
+  print_export LOCAL_ECR_PUBLIC_ALIAS "$public_alias"
   print_export LOCAL_ECR_DIR "$state_dir"
 }
 

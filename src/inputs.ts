@@ -28,10 +28,35 @@ export type Severity = (typeof SEVERITIES)[number]
 export const ENCRYPTION_TYPES = ['AES256', 'KMS', 'KMS_DSSE'] as const
 export type EncryptionType = (typeof ENCRYPTION_TYPES)[number]
 
+export const REGISTRY_TYPES = ['private', 'public'] as const
+export type RegistryType = (typeof REGISTRY_TYPES)[number]
+
+/**
+ * What the ECR Public Gallery shows of a repository, named as the ECR
+ * Public API names it; only the fields the inputs give.
+ */
+export interface PublicCatalog {
+  description?: string
+  aboutText?: string
+  usageText?: string
+  architectures?: string[]
+  operatingSystems?: string[]
+}
+
 /** Everything the run needs to know, read and checked once. */
 export interface Settings extends Limits {
   /** Repository name, with `/` namespaces (`shop/api`). */
   repository: string
+  /**
+   * private: the account's ECR registry in `region`. public: its ECR
+   * Public registry (public.ecr.aws/<alias>), whose API is in us-east-1.
+   */
+  registryType: RegistryType
+  /**
+   * Gallery data for a public repository; undefined when no catalog
+   * input is given, and always for a private one.
+   */
+  publicCatalog: PublicCatalog | undefined
   /** Tags to push, in the order given, without duplicates. */
   tags: string[]
   /** Absolute path of the build context. */
@@ -151,7 +176,16 @@ export function readInputs(
   env: NodeJS.ProcessEnv,
   cwd: string
 ): Settings {
-  const repository = readRepository(input('repository'))
+  const registryType = readEnum(
+    'registry-type',
+    input('registry-type') || 'private',
+    REGISTRY_TYPES
+  )
+  const repository = readRepository(input('repository'), registryType)
+  const region = readRegion(input('region'), env)
+  // Before any other input is read: what does not apply to this registry
+  // type is named as such, not as whatever else may be wrong with it.
+  const publicCatalog = readRegistryType(input, registryType, region)
   const versionTags = readBoolean('version-tags', input('version-tags'), false)
   const release = versionTags ? versionTagsOf(env.GITHUB_REF) : undefined
   const tags = versionTags
@@ -161,9 +195,11 @@ export function readInputs(
       )
     : readTags(input('tags'))
   const sourceTag = readSourceTag(input('source-tag'))
-  const mergeSources = readMergeSources(input('merge-sources'), repository)
+  const mergeSources = readMergeSources(
+    input('merge-sources'),
+    registryType === 'public' ? `<alias>/${repository}` : repository
+  )
   const image = optional(input('image'))
-  const region = readRegion(input('region'), env)
   const imageTagMutability = readEnum(
     'image-tag-mutability',
     input('image-tag-mutability') || 'MUTABLE',
@@ -184,6 +220,8 @@ export function readInputs(
 
   return {
     repository,
+    registryType,
+    publicCatalog,
     tags,
     ...build,
     image: image ? readImage(image) : undefined,
@@ -281,16 +319,22 @@ function readEnum<T extends string>(
   )
 }
 
-export function readRepository(value: string): string {
+export function readRepository(
+  value: string,
+  registryType: RegistryType = 'private'
+): string {
   const name = value.trim()
   if (name === '') {
     throw new InputError('repository', value, 'is empty: it is required')
   }
-  if (name.length < 2 || name.length > 256) {
+  // The same pattern for both; ECR Public's names are shorter.
+  const [longest, service] =
+    registryType === 'public' ? [205, 'ECR Public'] : [256, 'ECR']
+  if (name.length < 2 || name.length > longest) {
     throw new InputError(
       'repository',
       value,
-      `is ${name.length} characters long: ECR allows 2 to 256`
+      `is ${name.length} characters long: ${service} allows 2 to ${longest}`
     )
   }
   if (!REPOSITORY_NAME.test(name)) {
@@ -307,6 +351,161 @@ export function readRepository(value: string): string {
     )
   }
   return name
+}
+
+/**
+ * Inputs of one registry type only, each with its action.yml default: set
+ * to anything else for the other type, it would silently do nothing.
+ */
+const PRIVATE_ONLY: [name: string, fallback: string, why: string][] = [
+  [
+    'registry-id',
+    '',
+    "the run pushes to the public registry of the credentials' own account"
+  ],
+  [
+    'image-tag-mutability',
+    'MUTABLE',
+    'ECR Public has no tag mutability setting: its tags always move'
+  ],
+  [
+    'image-tag-mutability-exclusion-filters',
+    '',
+    'ECR Public has no tag mutability setting: its tags always move'
+  ],
+  ['scan-on-push', 'true', 'ECR Public does not scan images'],
+  ['encryption-type', 'AES256', 'ECR Public has no encryption setting'],
+  ['kms-key', '', 'ECR Public has no encryption setting'],
+  ['lifecycle-policy', '', 'ECR Public has no lifecycle policies'],
+  [
+    'repository-policy',
+    '',
+    'this action writes repository policies of private repositories only'
+  ],
+  [
+    'fail-on-severity',
+    '',
+    'ECR Public does not scan images, so there is no scan to gate on'
+  ],
+  [
+    'scan-timeout',
+    '10',
+    'ECR Public does not scan images, so there is no scan to wait for'
+  ]
+]
+const PUBLIC_ONLY = [
+  'public-description',
+  'public-about',
+  'public-usage',
+  'public-architectures',
+  'public-operating-systems'
+]
+
+/**
+ * Refuses the inputs the registry type cannot use, and reads the gallery
+ * data of a public repository. ECR Public exists in the aws partition
+ * only, whatever region the job is in.
+ */
+function readRegistryType(
+  input: InputReader,
+  registryType: RegistryType,
+  region: string
+): PublicCatalog | undefined {
+  if (registryType === 'private') {
+    const given = PUBLIC_ONLY.find(name => input(name).trim() !== '')
+    if (given) {
+      throw new InputError(
+        given,
+        input(given),
+        'only applies to registry-type public (the ECR Public Gallery), ' +
+          'and registry-type is private'
+      )
+    }
+    return undefined
+  }
+
+  for (const [name, fallback, why] of PRIVATE_ONLY) {
+    const value = input(name)
+    const word = value.trim()
+    const changed =
+      name === 'scan-on-push'
+        ? word !== '' && !readBoolean(name, value, true)
+        : word !== '' && word !== fallback
+    if (changed) {
+      throw new InputError(
+        name,
+        value,
+        `cannot be used with registry-type public: ${why}`
+      )
+    }
+  }
+  const partition = partitionOf(region)
+  if (partition !== 'aws') {
+    throw new InputError(
+      'registry-type',
+      input('registry-type'),
+      `is not available in region ${region}: ECR Public exists in the ` +
+        `aws partition only, and ${region} is in ${partition}`
+    )
+  }
+  return readCatalog(input)
+}
+
+// The ECR Public API's limits, in characters and entries.
+const DESCRIPTION_LENGTH = 1024
+const GALLERY_TEXT_LENGTH = 25600
+const BADGE_LENGTH = 50
+const BADGES = 50
+
+function readCatalog(input: InputReader): PublicCatalog | undefined {
+  const text = (name: string, longest: number) => {
+    const value = input(name)
+    const given = value.trim()
+    const length = [...given].length
+    if (length > longest) {
+      throw new InputError(
+        name,
+        value,
+        `is ${length} characters long: ECR Public allows up to ${longest}`
+      )
+    }
+    return given === '' ? undefined : given
+  }
+  const catalog: PublicCatalog = {}
+  const description = text('public-description', DESCRIPTION_LENGTH)
+  if (description !== undefined) catalog.description = description
+  const aboutText = text('public-about', GALLERY_TEXT_LENGTH)
+  if (aboutText !== undefined) catalog.aboutText = aboutText
+  const usageText = text('public-usage', GALLERY_TEXT_LENGTH)
+  if (usageText !== undefined) catalog.usageText = usageText
+  const architectures = readBadges('public-architectures')
+  if (architectures.length) catalog.architectures = architectures
+  const operatingSystems = readBadges('public-operating-systems')
+  if (operatingSystems.length) catalog.operatingSystems = operatingSystems
+
+  function readBadges(name: string): string[] {
+    const value = input(name)
+    const badges = [...new Set(splitList(value, true))]
+    const long = badges.find(badge => [...badge].length > BADGE_LENGTH)
+    if (long !== undefined) {
+      throw new InputError(
+        name,
+        value,
+        `contains ${quote(long)}: ECR Public allows up to ${BADGE_LENGTH} ` +
+          'characters each'
+      )
+    }
+    if (badges.length > BADGES) {
+      throw new InputError(
+        name,
+        value,
+        `has ${badges.length} entries: ECR Public allows up to ${BADGES}`
+      )
+    }
+    return badges
+  }
+
+  return Object.keys(catalog).length ? catalog : undefined
 }
 
 /**
@@ -669,20 +868,24 @@ function readCacheList(name: string, value: string): string[] {
  * The images a merge combines: tags, `sha256:` digests, or full
  * references of this repository such as a build job's image-uri output.
  * Whether a full reference names this registry is checked once the
- * registry is known (merge.ts).
+ * registry is known (merge.ts). `repository` is the path in the registry,
+ * where `<alias>/` stands for ECR Public's alias, not known yet.
  */
 function readMergeSources(value: string, repository: string): string[] {
   const sources = splitList(value, true)
   if (sources.length === 0) return []
+  const alias = repository.startsWith('<alias>/')
+  const name = alias ? repository.slice('<alias>/'.length) : repository
   for (const source of sources) {
     const named = MERGE_REFERENCE.exec(source)?.[1]
-    const path = named?.slice(named.indexOf('/') + 1)
-    if (path !== undefined && path !== repository) {
+    let path = named?.slice(named.indexOf('/') + 1)
+    if (alias && path !== undefined) path = path.slice(path.indexOf('/') + 1)
+    if (path !== undefined && path !== name) {
       throw new InputError(
         'merge-sources',
         value,
         `contains ${quote(source)}, an image of ${path}, not of ` +
-          `${repository}: an image index can only reference images of ` +
+          `${name}: an image index can only reference images of ` +
           'its own repository'
       )
     }

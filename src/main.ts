@@ -1,7 +1,7 @@
 import * as core from '@actions/core'
 import os from 'node:os'
 
-import { getRegistryLogin, type RegistryLogin } from './auth.js'
+import type { RegistryLogin } from './auth.js'
 import { awsClientConfig, createEcrClient } from './aws.js'
 import { buildx, immutableCacheTag, useBuildx } from './buildx.js'
 import {
@@ -52,8 +52,8 @@ import {
   type TagLookup
 } from './push-plan.js'
 import { RegistryClient } from './registry.js'
+import { openRegistry } from './registry-type.js'
 import { retryPolicy, sleep } from './retry.js'
-import { ensureRepository, findRepository } from './repository.js'
 import { gateFailure, waitForScan } from './scan.js'
 import { State } from './state.js'
 import { writeSummary, type RunReport } from './summary.js'
@@ -138,13 +138,12 @@ async function publish(
   report: RunReport,
   early: EarlyBuild | undefined
 ): Promise<void> {
-  const ecr = createEcrClient(settings.region, settings)
-
   // The token does not depend on the repository: ask for both at once,
   // so the build starts one round trip after the inputs are read.
-  const pendingLogin = getRegistryLogin(ecr, settings.registryId)
+  const registryWay = openRegistry(settings)
+  const pendingLogin = registryWay.login
   pendingLogin.catch(() => undefined)
-  const pendingRepository = findRepository(ecr, settings)
+  const pendingRepository = registryWay.lookup
   pendingRepository.catch(() => undefined)
   // Asked now too: a build that needs buildx on a runner without it
   // fails before anything is created.
@@ -172,9 +171,7 @@ async function publish(
   }
 
   const withBuildx = await pendingBuildx
-  const repository = await phase('Repository', () =>
-    ensureRepository(ecr, settings, pendingRepository)
-  )
+  const repository = await phase('Repository', () => registryWay.ensure())
   setPolicyOutputs(repository.arn, report)
   report.repositoryCreated = repository.created
   core.setOutput('repository-created', String(repository.created))
@@ -184,7 +181,7 @@ async function publish(
     registryRepositoryArn(login.registry, settings.repository),
     report
   )
-  const repositoryUri = `${login.registry}/${settings.repository}`
+  const { repositoryUri, registryPath } = registryWay.locate(login, repository)
   report.repositoryUri = repositoryUri
   core.setOutput('registry', login.registry)
   core.setOutput('repository-uri', repositoryUri)
@@ -196,12 +193,12 @@ async function publish(
     retryPolicy(settings.maxAttempts)
   )
   const pendingLookup = repository.exists
-    ? lookupTags(registry, settings.repository, settings.tags)
+    ? lookupTags(registry, registryPath, settings.tags)
     : Promise.resolve<TagLookup>(new Map())
   pendingLookup.catch(() => undefined)
 
   const target = {
-    repository: settings.repository,
+    repository: registryPath,
     repositoryUri,
     tags: settings.tags,
     mutability: repository.imageTagMutability,

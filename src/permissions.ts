@@ -32,6 +32,7 @@ import type {
 import type { STSClientConfig } from '@aws-sdk/client-sts'
 
 import { USER_AGENT } from './aws.js'
+import { ECR_PUBLIC_REGION } from './ecr-public.js'
 import {
   AccessDeniedError,
   ActionError,
@@ -41,11 +42,14 @@ import {
 import type { Settings } from './inputs.js'
 import {
   LIFECYCLE_POLICY_ACTIONS,
+  PUBLIC_LOGIN_ACTIONS,
+  PUBLIC_PUSH_ACTIONS,
   PUSH_ACTIONS,
   REPOSITORY_POLICY_ACTIONS,
   allowStatement,
   identityPolicy,
   isAccessDenied,
+  publicRepositoryArn,
   repositoryArn
 } from './policy.js'
 
@@ -116,6 +120,8 @@ export interface PermissionCheck {
 type CheckSettings = Pick<
   Settings,
   | 'repository'
+  | 'registryType'
+  | 'publicCatalog'
   | 'region'
   | 'partition'
   | 'registryId'
@@ -140,6 +146,7 @@ export interface StartedCalls {
 const LOGIN = 'ecr:GetAuthorizationToken'
 const DESCRIBE = 'ecr:DescribeRepositories'
 const GET_BLOB = 'ecr:GetDownloadUrlForLayer'
+const PUBLIC_DESCRIBE = 'ecr-public:DescribeRepositories'
 
 /**
  * The actions this run will make. `exists` is undefined when the lookup
@@ -150,6 +157,9 @@ export function requiredActions(
   exists: boolean | undefined,
   arn: string
 ): Requirement[] {
+  if (settings.registryType === 'public') {
+    return publicActions(settings, exists, arn)
+  }
   const actions: string[] = [DESCRIBE]
   const merge = settings.mergeSources.length > 0
   if (settings.push && settings.sourceTag !== undefined) {
@@ -195,6 +205,41 @@ export function requiredActions(
 }
 
 /**
+ * The actions of a run on ECR Public. Reading its images (a tag lookup,
+ * a promotion's source, a merge's configs, a buildx cache) needs no
+ * permission; every write to the registry is PutImage or a layer upload.
+ */
+function publicActions(
+  settings: CheckSettings,
+  exists: boolean | undefined,
+  arn: string
+): Requirement[] {
+  const actions: string[] = [PUBLIC_DESCRIBE]
+  const copiesManifests =
+    settings.sourceTag !== undefined || settings.mergeSources.length > 0
+  if (settings.push && copiesManifests) {
+    actions.push('ecr-public:PutImage')
+  } else if (settings.push) {
+    if (exists === false && settings.createRepository) {
+      actions.push('ecr-public:CreateRepository')
+      if (settings.repositoryTags.length) actions.push('ecr-public:TagResource')
+    }
+    actions.push(...PUBLIC_PUSH_ACTIONS)
+  }
+  // A repository this run creates gets its gallery data with it.
+  if (settings.push && settings.publicCatalog && exists !== false) {
+    actions.push(
+      'ecr-public:GetRepositoryCatalogData',
+      'ecr-public:PutRepositoryCatalogData'
+    )
+  }
+  return [
+    ...PUBLIC_LOGIN_ACTIONS.map(action => ({ action, resource: '*' })),
+    ...actions.map(action => ({ action, resource: arn }))
+  ]
+}
+
+/**
  * Checks every action the run needs, and logs each verdict. Never throws
  * for what it cannot find out: that is unknown, with a warning that says
  * which permission would let it check.
@@ -217,14 +262,17 @@ export async function checkPermissions(
   const { account, arn, exists } = whereTo(settings, lookup, caller)
   const requirements = requiredActions(settings, exists, arn)
 
+  // ECR Public's calls go to us-east-1 whatever the job's region.
+  const region =
+    settings.registryType === 'public' ? ECR_PUBLIC_REGION : settings.region
   const simulated = caller
-    ? await simulatePermissions(caller, requirements, settings.region, config)
+    ? await simulatePermissions(caller, requirements, region, config)
     : unknownAll(
         requirements,
         'sts:GetCallerIdentity failed, so the caller is not known' +
           failureOf(identity.status === 'rejected' ? identity.reason : '')
       )
-  const observed = observedFindings(login, lookup)
+  const observed = observedFindings(settings, login, lookup)
   const findings = simulated.map(finding => ({
     ...finding,
     ...observed.get(finding.action)
@@ -236,9 +284,10 @@ export async function checkPermissions(
     account,
     repositoryArn: arn,
     findings,
+    // The login is on "*", in a statement of its own.
     policy: identityPolicy(
       arn,
-      findings.filter(f => f.action !== LOGIN).map(f => f.action)
+      findings.filter(f => f.resource !== '*').map(f => f.action)
     )
   }
 }
@@ -253,12 +302,18 @@ function whereTo(
   const account = settings.registryId ?? found?.registryId ?? caller?.account
   const arn =
     found?.repositoryArn ??
-    repositoryArn(
-      settings.partition,
-      settings.region,
-      account ?? '<account>',
-      settings.repository
-    )
+    (settings.registryType === 'public'
+      ? publicRepositoryArn(
+          settings.partition,
+          account ?? '<account>',
+          settings.repository
+        )
+      : repositoryArn(
+          settings.partition,
+          settings.region,
+          account ?? '<account>',
+          settings.repository
+        ))
   const exists = lookup.status === 'fulfilled' ? found !== undefined : undefined
   return { account, arn, exists }
 }
@@ -294,6 +349,7 @@ type Decision = Pick<Finding, 'verdict' | 'reason' | 'explicit'>
 
 /** What the run's own calls showed: AWS's real decision wins. */
 function observedFindings(
+  settings: Pick<CheckSettings, 'registryType'>,
   login: PromiseSettledResult<unknown>,
   lookup: PromiseSettledResult<Repository | undefined>
 ): Map<string, Decision & { resource?: string }> {
@@ -313,11 +369,20 @@ function observedFindings(
       })
     }
   }
-  record(LOGIN, login)
+  const isPublic = settings.registryType === 'public'
+  if (!isPublic) {
+    record(LOGIN, login)
+  } else if (login.status === 'rejected') {
+    // The denial names which of the two the login lacked.
+    const denied = login.reason
+    if (denied instanceof AccessDeniedError) record(denied.action, login)
+  } else {
+    for (const action of PUBLIC_LOGIN_ACTIONS) record(action, login)
+  }
   // "Not found" is no proof of being allowed: AWS does not document
   // whether ECR checks permissions before it looks the repository up.
   if (lookup.status === 'rejected' || lookup.value !== undefined) {
-    record(DESCRIBE, lookup)
+    record(isPublic ? PUBLIC_DESCRIBE : DESCRIBE, lookup)
   }
   return observed
 }

@@ -27,11 +27,41 @@ export const REPOSITORY_POLICY_ACTIONS = [
   'ecr:SetRepositoryPolicy'
 ] as const
 
-// GetAuthorizationToken has no resource type: IAM only ever matches it
-// against "*", so a statement scoped to a repository never allows it.
+/**
+ * What an ECR Public push makes, on the public repository's ARN. ECR
+ * Public has no BatchGetImage: reading its images needs no permission.
+ */
+export const PUBLIC_PUSH_ACTIONS = [
+  'ecr-public:BatchCheckLayerAvailability',
+  'ecr-public:InitiateLayerUpload',
+  'ecr-public:UploadLayerPart',
+  'ecr-public:CompleteLayerUpload',
+  'ecr-public:PutImage'
+] as const
+
+/**
+ * ECR Public's login: its token is made from an STS bearer token, which
+ * the caller must be allowed to get too.
+ */
+export const PUBLIC_LOGIN_ACTIONS = [
+  'ecr-public:GetAuthorizationToken',
+  'sts:GetServiceBearerToken'
+] as const
+
+// These have no resource type: IAM only ever matches them against "*", so
+// a statement scoped to a repository never allows them.
+const WILDCARD_ONLY = new Set<string>([
+  'ecr:GetAuthorizationToken',
+  ...PUBLIC_LOGIN_ACTIONS
+])
 const LOGIN_STATEMENT = {
   Effect: 'Allow',
   Action: 'ecr:GetAuthorizationToken',
+  Resource: '*'
+}
+const PUBLIC_LOGIN_STATEMENT = {
+  Effect: 'Allow',
+  Action: [...PUBLIC_LOGIN_ACTIONS],
   Resource: '*'
 }
 
@@ -42,6 +72,23 @@ export function repositoryArn(
   repository: string
 ): string {
   return `arn:${partition}:ecr:${region}:${account}:repository/${repository}`
+}
+
+/**
+ * An ECR Public repository's ARN. It names no region: ECR Public is
+ * global, though its API answers in us-east-1 only.
+ */
+export function publicRepositoryArn(
+  partition: string,
+  account: string,
+  repository: string
+): string {
+  return `arn:${partition}:ecr-public::${account}:repository/${repository}`
+}
+
+/** Whether an ARN is of an ECR Public repository. */
+export function isPublicArn(arn: string): boolean {
+  return /^arn:[^:]+:ecr-public:/.test(arn)
 }
 
 /**
@@ -61,6 +108,23 @@ export function registryRepositoryArn(
   return repositoryArn(partitionOf(host[2]), host[2], host[1], repository)
 }
 
+/** The one host of every ECR Public registry, whatever its alias. */
+export const PUBLIC_REGISTRY = 'public.ecr.aws'
+
+/**
+ * The IAM action behind a registry request, for the registry it goes to:
+ * ECR Public names its writes ecr-public:, and reading from it needs no
+ * permission at all, so a refused read names no action (undefined).
+ */
+export function registryAction(
+  registry: string,
+  action: string
+): string | undefined {
+  if (registry !== PUBLIC_REGISTRY) return action
+  const name = action.replace(/^ecr:/, '')
+  return PUBLIC_PUSH_ACTIONS.find(known => known === `ecr-public:${name}`)
+}
+
 /**
  * An identity policy: login on "*" in a statement of its own, and the
  * given actions on the repository.
@@ -69,28 +133,48 @@ export function identityPolicy(
   repositoryArn: string,
   actions: readonly string[]
 ): string {
+  const login = isPublicArn(repositoryArn)
+    ? PUBLIC_LOGIN_STATEMENT
+    : LOGIN_STATEMENT
   return JSON.stringify({
     Version: '2012-10-17',
     Statement: [
-      LOGIN_STATEMENT,
+      login,
       { Effect: 'Allow', Action: [...actions], Resource: repositoryArn }
     ]
   })
 }
 
-/** The least-privilege identity policy for pushing to one repository. */
+/**
+ * The least-privilege identity policy for pushing to one repository,
+ * private or public as its ARN says.
+ */
 export function pushPolicy(repositoryArn: string): string {
-  return identityPolicy(repositoryArn, PUSH_ACTIONS)
+  return identityPolicy(
+    repositoryArn,
+    isPublicArn(repositoryArn) ? PUBLIC_PUSH_ACTIONS : PUSH_ACTIONS
+  )
 }
 
-/** The least-privilege identity policy for pulling from one repository. */
+/**
+ * The least-privilege identity policy for pulling from one repository.
+ * Anyone may pull from a public repository without any policy; a pull
+ * logged in to public.ecr.aws (which AWS allows more pulls per second)
+ * needs the login alone, so that is the public one.
+ */
 export function pullPolicy(repositoryArn: string): string {
+  if (isPublicArn(repositoryArn)) {
+    return JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [PUBLIC_LOGIN_STATEMENT]
+    })
+  }
   return identityPolicy(repositoryArn, PULL_ACTIONS)
 }
 
 /** The one statement that would allow `action`, as a reader pastes it. */
 export function allowStatement(action: string, resource: string): string {
-  const onAnything = action === 'ecr:GetAuthorizationToken'
+  const onAnything = WILDCARD_ONLY.has(action)
   return JSON.stringify({
     Effect: 'Allow',
     Action: action,

@@ -1,9 +1,14 @@
+import * as core from '@actions/core'
 import { createHash } from 'node:crypto'
 
 import { ActionError, errorMessage } from './errors.js'
 import { registryFetch, type Fetch } from './http.js'
 import { describeDuration } from './limits.js'
-import { explainDeniedText, registryRepositoryArn } from './policy.js'
+import {
+  explainDeniedText,
+  registryAction,
+  registryRepositoryArn
+} from './policy.js'
 import {
   isTransientStatus,
   retryPolicy,
@@ -44,9 +49,17 @@ export interface RegistryCredentials {
  * The registry's own HTTP API (the OCI distribution API that ECR serves
  * at the same host docker pushes to, with the same token). It answers
  * what the ECR API cannot: which manifest a tag points at, byte for byte.
+ *
+ * Private ECR takes the login as Basic auth on every request. ECR Public
+ * answers 401 with a Bearer challenge instead: the login buys a token at
+ * the challenge's realm, and requests carry that token from then on.
  */
 export class RegistryClient {
-  private readonly authorization: string
+  private readonly basic: string
+  /** What requests carry: the Basic login, or the last Bearer token. */
+  private authorization: string
+  /** Bearer tokens by challenge (realm, service and scope). */
+  private readonly tokens = new Map<string, Promise<string>>()
   private readonly fetch: Fetch
 
   /**
@@ -61,7 +74,8 @@ export class RegistryClient {
     env: NodeJS.ProcessEnv = process.env
   ) {
     const pair = `${credentials.username}:${credentials.password}`
-    this.authorization = `Basic ${Buffer.from(pair).toString('base64')}`
+    this.basic = `Basic ${Buffer.from(pair).toString('base64')}`
+    this.authorization = this.basic
     this.fetch = registryFetch(env, timeoutMs)
   }
 
@@ -189,9 +203,94 @@ export class RegistryClient {
     body?: Buffer,
     options: { authorize: boolean } = { authorize: true }
   ): Promise<Response> {
-    const sent = options.authorize
-      ? { ...headers, Authorization: this.authorization }
-      : headers
+    const authorized = () =>
+      options.authorize
+        ? { ...headers, Authorization: this.authorization }
+        : headers
+    const sent = authorized()
+    const response = await this.attempt(method, url, sent, body)
+    const challenge =
+      options.authorize && response.status === 401
+        ? bearerChallenge(response.headers.get('www-authenticate'))
+        : undefined
+    if (!challenge) return response
+
+    // A token for another scope (pull, where a write needs pull,push) is
+    // refused the same way: each scope gets a token of its own, bought
+    // once for requests challenged together, and again only when the
+    // registry refuses the one it was sent.
+    void response.body?.cancel().catch(() => {})
+    const scope = `${challenge.realm} ${challenge.service} ${challenge.scope}`
+    let pending = this.tokens.get(scope)
+    if (!pending || (await pending.catch(() => '')) === sent.Authorization) {
+      pending = this.bearerToken(challenge)
+      this.tokens.set(scope, pending)
+      pending.catch(() => this.tokens.delete(scope))
+    }
+    this.authorization = await pending
+    return this.attempt(method, url, authorized(), body)
+  }
+
+  /**
+   * Buys a token at the realm a Bearer challenge names, with the login as
+   * Basic auth. The login only goes to the registry's own host over
+   * https: a challenge naming another realm is refused.
+   */
+  private async bearerToken(challenge: BearerChallenge): Promise<string> {
+    const realm = URL.canParse(challenge.realm)
+      ? new URL(challenge.realm)
+      : undefined
+    if (
+      realm?.protocol !== 'https:' ||
+      realm.host !== this.credentials.registry
+    ) {
+      throw new ActionError(
+        `The registry ${this.credentials.registry} asks for a token from ` +
+          `${JSON.stringify(challenge.realm)}, which is not https on its ` +
+          'own host: the login is not sent there.'
+      )
+    }
+    if (challenge.service) realm.searchParams.set('service', challenge.service)
+    for (const scope of challenge.scope?.split(' ') ?? []) {
+      if (scope) realm.searchParams.append('scope', scope)
+    }
+
+    const response = await this.attempt(
+      'GET',
+      realm.href,
+      { Authorization: this.basic },
+      undefined
+    )
+    const text = await response.text().catch(() => '')
+    if (response.status !== 200) {
+      const expired =
+        response.status === 401
+          ? ' The login was refused: if it expired, run the step again.'
+          : ''
+      throw new ActionError(
+        `Could not get a registry token from ${withoutQuery(realm.href)}: ` +
+          `it answered ${response.status}.${expired}` +
+          (text ? `\n${text.slice(0, 500)}` : '')
+      )
+    }
+    const token = tokenOf(text)
+    if (!token) {
+      throw new ActionError(
+        `The registry's token service ${withoutQuery(realm.href)} ` +
+          'answered without a token'
+      )
+    }
+    core.setSecret(token)
+    return `Bearer ${token}`
+  }
+
+  /** One request, retried while it fails for a reason that may pass. */
+  private attempt(
+    method: string,
+    url: string,
+    sent: Record<string, string>,
+    body: Buffer | undefined
+  ): Promise<Response> {
     return withRetries(
       this.retry,
       {
@@ -286,7 +385,54 @@ export class RegistryClient {
     const resource =
       registryRepositoryArn(this.credentials.registry, request.repository) ??
       `${this.credentials.registry}/${request.repository}`
-    throw explainDeniedText(failure, resource, request.action)
+    throw explainDeniedText(
+      failure,
+      resource,
+      registryAction(this.credentials.registry, request.action)
+    )
+  }
+}
+
+interface BearerChallenge {
+  realm: string
+  service: string | undefined
+  scope: string | undefined
+}
+
+/**
+ * `Bearer realm="…",service="…",scope="…"`, as the distribution spec's
+ * token authentication writes it; undefined for any other scheme.
+ */
+export function bearerChallenge(
+  header: string | null
+): BearerChallenge | undefined {
+  const match = /^\s*Bearer\s+(.*)$/i.exec(header ?? '')
+  if (!match?.[1]) return undefined
+  const parameters = new Map<string, string>()
+  for (const [, name, quoted, bare] of match[1].matchAll(
+    /([A-Za-z]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))/g
+  )) {
+    if (!name) continue
+    const value = quoted?.replace(/\\(.)/g, '$1') ?? bare ?? ''
+    parameters.set(name.toLowerCase(), value)
+  }
+  const realm = parameters.get('realm')
+  if (!realm) return undefined
+  return {
+    realm,
+    service: parameters.get('service'),
+    scope: parameters.get('scope')
+  }
+}
+
+/** The token of a token service's JSON answer (`token`, or OAuth's name). */
+function tokenOf(text: string): string | undefined {
+  try {
+    const answer = JSON.parse(text) as Record<string, unknown>
+    const token = answer.token ?? answer.access_token
+    return typeof token === 'string' && token !== '' ? token : undefined
+  } catch {
+    return undefined
   }
 }
 

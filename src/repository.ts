@@ -21,6 +21,11 @@ export interface RepositoryState {
   /** True only for the run whose CreateRepository call made it. */
   created: boolean
   arn: string | undefined
+  /**
+   * The repository URI as the ECR API gives it; undefined when not known
+   * (push off and the repository missing).
+   */
+  uri: string | undefined
   /** The account that owns the registry, when known. */
   registryId: string | undefined
   imageTagMutability: string | undefined
@@ -67,33 +72,7 @@ export async function ensureRepository(
     return stateOf(existing, false)
   }
 
-  // A promotion needs the image to be there already: creating an empty
-  // repository for it would only hide a misspelt name.
-  if (settings.sourceTag !== undefined) {
-    throw new ActionError(
-      `Repository ${settings.repository} does not exist in ` +
-        `${registryName(settings)} (${settings.region}), so there is no ` +
-        `image at source-tag ${settings.sourceTag} to promote. Check the ` +
-        'repository name.'
-    )
-  }
-  if (settings.mergeSources.length) {
-    throw new ActionError(
-      `Repository ${settings.repository} does not exist in ` +
-        `${registryName(settings)} (${settings.region}), so there are no ` +
-        'images to merge. Check the repository name, and that the build ' +
-        'jobs pushed to it.'
-    )
-  }
-
-  if (!settings.createRepository) {
-    throw new ActionError(
-      `Repository ${settings.repository} does not exist in ` +
-        `${registryName(settings)} (${settings.region}), and ` +
-        'create-repository is false. Create it first, or set ' +
-        'create-repository: true.'
-    )
-  }
+  refuseMissing(settings, `${registryName(settings)} (${settings.region})`)
 
   if (!settings.push) {
     core.info(
@@ -104,6 +83,7 @@ export async function ensureRepository(
       exists: false,
       created: false,
       arn: undefined,
+      uri: undefined,
       registryId: settings.registryId,
       imageTagMutability: settings.imageTagMutability,
       mutabilityExclusionFilters: settings.mutabilityExclusionFilters
@@ -111,6 +91,40 @@ export async function ensureRepository(
   }
 
   return create(ecr, settings, guessArn)
+}
+
+/**
+ * Throws when a missing repository is an error, `where` being the
+ * registry it is missing from: a promotion or a merge needs images
+ * already there (creating an empty repository would only hide a misspelt
+ * name), and create-repository false forbids creating it.
+ */
+export function refuseMissing(
+  settings: Pick<
+    RepositorySettings,
+    'repository' | 'sourceTag' | 'mergeSources' | 'createRepository'
+  >,
+  where: string
+): void {
+  const missing = `Repository ${settings.repository} does not exist in ${where}`
+  if (settings.sourceTag !== undefined) {
+    throw new ActionError(
+      `${missing}, so there is no image at source-tag ` +
+        `${settings.sourceTag} to promote. Check the repository name.`
+    )
+  }
+  if (settings.mergeSources.length) {
+    throw new ActionError(
+      `${missing}, so there are no images to merge. Check the repository ` +
+        'name, and that the build jobs pushed to it.'
+    )
+  }
+  if (!settings.createRepository) {
+    throw new ActionError(
+      `${missing}, and create-repository is false. Create it first, or ` +
+        'set create-repository: true.'
+    )
+  }
 }
 
 /**
@@ -231,6 +245,7 @@ function stateOf(repository: Repository, created: boolean): RepositoryState {
     exists: true,
     created,
     arn: repository.repositoryArn,
+    uri: repository.repositoryUri,
     registryId: repository.registryId,
     imageTagMutability: repository.imageTagMutability,
     mutabilityExclusionFilters: (

@@ -1,7 +1,7 @@
 import * as core from '@actions/core'
 
 import { SEVERITIES, type Severity } from './inputs.js'
-import type { CrossAccountPolicies } from './policy.js'
+import { PUBLIC_REGISTRY, type CrossAccountPolicies } from './policy.js'
 import type { ScanResult } from './scan.js'
 
 /** What a run found out, as far as it got. */
@@ -112,6 +112,11 @@ export function renderSummary(report: RunReport): string {
       )
     }
     const registry = report.repositoryUri.split('/')[0] ?? ''
+    if (registry === PUBLIC_REGISTRY) {
+      summary.addRaw('Anyone can pull it, without logging in:', true)
+      summary.addCodeBlock(escapeHtml(`docker pull ${reference}`), 'sh')
+      return finish(summary)
+    }
     summary.addRaw(
       'On an EC2 host whose instance role allows pulling from this ' +
         'repository:',
@@ -126,12 +131,17 @@ export function renderSummary(report: RunReport): string {
       'sh'
     )
   }
+  return finish(summary)
+}
+
+type Summary = ReturnType<typeof core.summary.emptyBuffer>
+
+/** The summary's text; the shared buffer is left empty for the next. */
+function finish(summary: Summary): string {
   const text = summary.stringify()
   summary.emptyBuffer()
   return text
 }
-
-type Summary = ReturnType<typeof core.summary.emptyBuffer>
 
 /** Both sides of a cross-account push, each where it belongs. */
 function addCrossAccount(

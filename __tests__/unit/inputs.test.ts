@@ -137,6 +137,8 @@ describe('a valid full set of inputs', () => {
 
     const expected: Settings = {
       repository: 'shop/api',
+      registryType: 'private',
+      publicCatalog: undefined,
       tags: ['v1.2.3', 'latest', 'sha-0a1b2c3'],
       context: path.join(workspace, 'app'),
       dockerfile: path.join(workspace, 'docker', 'prod.Dockerfile'),
@@ -192,6 +194,8 @@ describe('a valid full set of inputs', () => {
   test('only the repository is needed: everything else has a default', () => {
     const expected: Settings = {
       repository: 'shop/api',
+      registryType: 'private',
+      publicCatalog: undefined,
       tags: ['latest'],
       context: workspace,
       dockerfile: path.join(workspace, 'Dockerfile'),
@@ -1255,5 +1259,170 @@ describe('merge-sources', () => {
       { ...ENV, GITHUB_REF: 'refs/tags/v2.0.0' }
     )
     expect(settings.tags).toEqual(['latest', '2.0.0', '2.0', '2'])
+  })
+})
+
+describe('registry-type', () => {
+  const PUBLIC: Values = { 'registry-type': 'public' }
+  // What the runner passes for inputs the workflow leaves out.
+  const DEFAULTS: Values = {
+    'image-tag-mutability': 'MUTABLE',
+    'scan-on-push': 'true',
+    'encryption-type': 'AES256',
+    'scan-timeout': '10'
+  }
+
+  test('is private by default, with no catalog', () => {
+    const settings = read()
+    expect(settings.registryType).toBe('private')
+    expect(settings.publicCatalog).toBeUndefined()
+  })
+
+  test('public with action.yml defaults and no catalog', () => {
+    const settings = read({ ...PUBLIC, ...DEFAULTS })
+    expect(settings.registryType).toBe('public')
+    expect(settings.publicCatalog).toBeUndefined()
+  })
+
+  test('public reads the catalog inputs, trimmed, lists without repeats', () => {
+    const settings = read({
+      ...PUBLIC,
+      'public-description': ' The shop API ',
+      'public-about': '# Shop API\n\nServes the shop.\n',
+      'public-usage': 'docker run public.ecr.aws/acme/shop/api',
+      'public-architectures': 'x86-64, ARM 64\nx86-64',
+      'public-operating-systems': 'Linux'
+    })
+    expect(settings.publicCatalog).toEqual({
+      description: 'The shop API',
+      aboutText: '# Shop API\n\nServes the shop.',
+      usageText: 'docker run public.ecr.aws/acme/shop/api',
+      architectures: ['x86-64', 'ARM 64'],
+      operatingSystems: ['Linux']
+    })
+  })
+
+  test('only the catalog fields given are set', () => {
+    const settings = read({ ...PUBLIC, 'public-usage': 'docker pull it' })
+    expect(settings.publicCatalog).toEqual({ usageText: 'docker pull it' })
+  })
+
+  test('is private or public', () => {
+    const error = expectInputError(
+      { 'registry-type': 'gallery' },
+      'registry-type',
+      'gallery'
+    )
+    expect(error.message).toContain('private, public')
+  })
+
+  test.each([
+    ['registry-id', '123456789012'],
+    ['image-tag-mutability', 'IMMUTABLE'],
+    ['image-tag-mutability-exclusion-filters', 'latest'],
+    ['scan-on-push', 'false'],
+    ['encryption-type', 'KMS'],
+    ['kms-key', 'alias/ecr'],
+    ['lifecycle-policy', '{"rules":[]}'],
+    ['repository-policy', '{"Statement":[]}'],
+    ['fail-on-severity', 'HIGH'],
+    ['scan-timeout', '5']
+  ])('public refuses %s %j, naming both inputs', (name, value) => {
+    const error = expectInputError(
+      { ...PUBLIC, ...DEFAULTS, [name]: value },
+      name,
+      value
+    )
+    expect(error.message).toContain('cannot be used with registry-type public')
+  })
+
+  test.each([
+    ['public-description', 'The shop API'],
+    ['public-about', '# Shop'],
+    ['public-usage', 'docker pull'],
+    ['public-architectures', 'ARM 64'],
+    ['public-operating-systems', 'Linux']
+  ])('private refuses %s', (name, value) => {
+    const error = expectInputError({ [name]: value }, name, value)
+    expect(error.message).toContain('registry-type public')
+    expect(error.message).toContain('registry-type is private')
+  })
+
+  test('public refuses a region outside the aws partition', () => {
+    const error = expectInputError(
+      { ...PUBLIC, region: 'cn-north-1' },
+      'registry-type',
+      'public'
+    )
+    expect(error.message).toContain('aws partition only')
+    expect(error.message).toContain('aws-cn')
+  })
+
+  test('public allows repository names up to 205 characters', () => {
+    const name = `a/${'b'.repeat(203)}`
+    expect(read({ ...PUBLIC, repository: name }).repository).toBe(name)
+    const longer = `${name}c`
+    const error = expectInputError(
+      { ...PUBLIC, repository: longer },
+      'repository',
+      longer
+    )
+    expect(error.message).toContain('ECR Public allows 2 to 205')
+    expect(read({ repository: longer }).repository).toBe(longer)
+  })
+
+  test.each([
+    ['public-description', 1024],
+    ['public-about', 25600],
+    ['public-usage', 25600]
+  ])('public allows %s up to %i characters', (name, longest) => {
+    const most = 'é'.repeat(longest)
+    expect(read({ ...PUBLIC, [name]: most }).publicCatalog).toBeDefined()
+    const error = expectInputError(
+      { ...PUBLIC, [name]: `${most}x` },
+      name,
+      `${most}x`
+    )
+    expect(error.message).toContain(`up to ${longest}`)
+  })
+
+  test('public refuses a badge over 50 characters, or over 50 badges', () => {
+    const long = 'x'.repeat(51)
+    expectInputError(
+      { ...PUBLIC, 'public-architectures': long },
+      'public-architectures',
+      long
+    )
+    const many = Array.from({ length: 51 }, (_, i) => `os${i}`).join(',')
+    const error = expectInputError(
+      { ...PUBLIC, 'public-operating-systems': many },
+      'public-operating-systems',
+      many
+    )
+    expect(error.message).toContain('51 entries')
+  })
+})
+
+describe('merge-sources with registry-type public', () => {
+  test('full references carry the alias before the repository', () => {
+    const uri = 'public.ecr.aws/a1b2c3d4/shop/api'
+    const settings = read({
+      'registry-type': 'public',
+      'merge-sources': `${uri}:amd64, ${uri}@sha256:${HEX64}`
+    })
+    expect(settings.mergeSources).toEqual([
+      `${uri}:amd64`,
+      `${uri}@sha256:${HEX64}`
+    ])
+  })
+
+  test('another repository under the alias is refused', () => {
+    const value = 'public.ecr.aws/a1b2c3d4/shop/web:amd64, arm64'
+    const error = expectInputError(
+      { 'registry-type': 'public', 'merge-sources': value },
+      'merge-sources',
+      value
+    )
+    expect(error.message).toContain('an image of shop/web, not of shop/api')
   })
 })

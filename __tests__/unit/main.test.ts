@@ -14,6 +14,13 @@ import {
   GetAuthorizationTokenCommand,
   type Repository
 } from '@aws-sdk/client-ecr'
+import {
+  CreateRepositoryCommand as CreatePublicRepositoryCommand,
+  DescribeRepositoriesCommand as DescribePublicRepositoriesCommand,
+  ECRPUBLICClient,
+  GetAuthorizationTokenCommand as GetPublicTokenCommand,
+  RepositoryNotFoundException as PublicRepositoryNotFoundException
+} from '@aws-sdk/client-ecr-public'
 import { mockClient } from 'aws-sdk-client-mock'
 import {
   existsSync,
@@ -53,6 +60,7 @@ const { run } = await import('../../src/main.js')
 const { pullPolicy, pushPolicy } = await import('../../src/policy.js')
 
 const ecrMock = mockClient(ECRClient)
+const publicMock = mockClient(ECRPUBLICClient)
 
 const URI = `${REGISTRY}/shop/api`
 const PASSWORD = 'eyJwYXlsb2FkIjoiZmFrZSJ9:c2VjcmV0'
@@ -1600,5 +1608,127 @@ describe('a build the entry started before the AWS calls', () => {
     expect(failureMessage()).toContain('COPY failed')
     expect(dockerCommands()).not.toContain('push')
     expect(dockerCommands()).not.toContain('tag')
+  })
+})
+
+describe('registry-type public', () => {
+  const ALIAS = 'a1b2c3d4'
+  const PUBLIC_URI = `public.ecr.aws/${ALIAS}/shop/api`
+  const PUBLIC_ARN = `arn:aws:ecr-public::${ACCOUNT}:repository/shop/api`
+
+  beforeEach(() => {
+    publicMock.reset()
+    registry = new FakeRegistry('public.ecr.aws')
+    registry.bearerLogin = `Basic ${TOKEN}`
+    fetchSpy.mockImplementation(registry.fetch)
+    inputs['registry-type'] = 'public'
+    inputs['public-description'] = 'The shop API'
+    publicMock
+      .on(GetPublicTokenCommand)
+      .resolves({ authorizationData: { authorizationToken: TOKEN } })
+    publicMock.on(DescribePublicRepositoriesCommand).rejects(
+      new PublicRepositoryNotFoundException({
+        message: 'The repository with name shop/api does not exist',
+        $metadata: { httpStatusCode: 400 }
+      })
+    )
+    publicMock.on(CreatePublicRepositoryCommand).resolves({
+      repository: {
+        repositoryArn: PUBLIC_ARN,
+        registryId: ACCOUNT,
+        repositoryName: 'shop/api',
+        repositoryUri: PUBLIC_URI
+      }
+    })
+  })
+
+  test('creates, logs in to public.ecr.aws, pushes; outputs name the alias', async () => {
+    await run()
+
+    expect(core.setFailed).not.toHaveBeenCalled()
+    expect(outputs).toEqual({
+      'push-policy': pushPolicy(PUBLIC_ARN),
+      'pull-policy': pullPolicy(PUBLIC_ARN),
+      'repository-created': 'true',
+      registry: 'public.ecr.aws',
+      'repository-uri': PUBLIC_URI,
+      'image-id': IMAGE_ID,
+      pushed: 'true',
+      digest: PUSHED_DIGEST,
+      'image-uri': `${PUBLIC_URI}@${PUSHED_DIGEST}`,
+      tags: 'v1.2.3\nlatest',
+      'image-uris': `${PUBLIC_URI}:v1.2.3\n${PUBLIC_URI}:latest`
+    })
+    expect(
+      publicMock.commandCalls(CreatePublicRepositoryCommand)[0]?.args[0].input
+    ).toEqual({
+      repositoryName: 'shop/api',
+      catalogData: { description: 'The shop API' }
+    })
+    expect(ecrMock.calls()).toHaveLength(0)
+  })
+
+  test('docker gets the login on stdin and the public reference', async () => {
+    await run()
+
+    expect(dockerRuns[0]?.args).toEqual([
+      'login',
+      '--username',
+      'AWS',
+      '--password-stdin',
+      'public.ecr.aws'
+    ])
+    expect(dockerRuns[0]?.input).toBe(PASSWORD)
+    expect(dockerRuns[2]?.args).toEqual(['push', `${PUBLIC_URI}:v1.2.3`])
+  })
+
+  test('the other tag is written through the registry API at <alias>/<name>', async () => {
+    await run()
+
+    expect(registry.digestAt(`${ALIAS}/shop/api`, 'latest')).toBe(PUSHED_DIGEST)
+    // The reads after the push share one token; the write needs another.
+    expect(registry.tokenRequests.map(r => r.scopes)).toEqual([
+      [`repository:${ALIAS}/shop/api:pull`],
+      [`repository:${ALIAS}/shop/api:pull,push`]
+    ])
+  })
+
+  test('a rerun of the same image writes nothing', async () => {
+    publicMock.on(DescribePublicRepositoriesCommand).resolves({
+      repositories: [
+        {
+          repositoryArn: PUBLIC_ARN,
+          registryId: ACCOUNT,
+          repositoryName: 'shop/api',
+          repositoryUri: PUBLIC_URI
+        }
+      ]
+    })
+    delete inputs['public-description']
+    for (const tag of ['v1.2.3', 'latest']) {
+      registry.store(`${ALIAS}/shop/api`, tag, manifestFor(IMAGE_ID))
+    }
+
+    await run()
+
+    expect(core.setFailed).not.toHaveBeenCalled()
+    expect(outputs.pushed).toBe('false')
+    expect(outputs['repository-created']).toBe('false')
+    expect(dockerCommands()).not.toContain('push')
+  })
+
+  test('fail-on-severity is an input error before any AWS or docker call', async () => {
+    inputs['fail-on-severity'] = 'HIGH'
+
+    await run()
+
+    expect(failureMessage()).toBe(
+      'Input "fail-on-severity": "HIGH" cannot be used with registry-type ' +
+        'public: ECR Public does not scan images, so there is no scan to ' +
+        'gate on'
+    )
+    expect(publicMock.calls()).toHaveLength(0)
+    expect(ecrMock.calls()).toHaveLength(0)
+    expect(dockerRuns).toHaveLength(0)
   })
 })

@@ -623,3 +623,101 @@ describe('a run with validate-permissions', () => {
     )
   })
 })
+
+describe('registry-type public', () => {
+  const PUBLIC_ARN = `arn:aws:ecr-public::${ACCOUNT}:repository/shop/api`
+  const LOGINS = [
+    'ecr-public:GetAuthorizationToken',
+    'sts:GetServiceBearerToken'
+  ]
+  const publicSettings = (overrides: Parameters<typeof makeSettings>[0] = {}) =>
+    makeSettings({ registryType: 'public', ...overrides })
+
+  test('a first push: logins on "*", create and the push set on the ARN', () => {
+    expect(requiredActions(publicSettings(), false, PUBLIC_ARN)).toEqual([
+      ...LOGINS.map(action => ({ action, resource: '*' })),
+      ...[
+        'ecr-public:DescribeRepositories',
+        'ecr-public:CreateRepository',
+        'ecr-public:BatchCheckLayerAvailability',
+        'ecr-public:InitiateLayerUpload',
+        'ecr-public:UploadLayerPart',
+        'ecr-public:CompleteLayerUpload',
+        'ecr-public:PutImage'
+      ].map(action => ({ action, resource: PUBLIC_ARN }))
+    ])
+  })
+
+  test('gallery data of an existing repository is read and written', () => {
+    const actions = requiredActions(
+      publicSettings({ publicCatalog: { description: 'x' } }),
+      true,
+      PUBLIC_ARN
+    ).map(r => r.action)
+    expect(actions).toContain('ecr-public:GetRepositoryCatalogData')
+    expect(actions).toContain('ecr-public:PutRepositoryCatalogData')
+    expect(actions).not.toContain('ecr-public:CreateRepository')
+  })
+
+  test('a promotion only writes manifests; push off only looks', () => {
+    const promote = requiredActions(
+      publicSettings({ sourceTag: 'sha-1' }),
+      true,
+      PUBLIC_ARN
+    ).map(r => r.action)
+    expect(promote.slice(2)).toEqual([
+      'ecr-public:DescribeRepositories',
+      'ecr-public:PutImage'
+    ])
+    const dryRun = requiredActions(
+      publicSettings({ push: false }),
+      true,
+      PUBLIC_ARN
+    ).map(r => r.action)
+    expect(dryRun.slice(2)).toEqual(['ecr-public:DescribeRepositories'])
+  })
+
+  test('the check simulates in us-east-1 and gives the public policy', async () => {
+    const check = await checkPermissions(
+      publicSettings({ region: 'eu-west-1' }),
+      started({ found: undefined })
+    )
+
+    expect(check.repositoryArn).toBe(PUBLIC_ARN)
+    expect(check.findings.every(f => f.verdict === 'allowed')).toBe(true)
+    for (const call of simulateCalls()) {
+      expect(call.ContextEntries?.[0]?.ContextKeyValues).toEqual(['us-east-1'])
+    }
+    const policy = JSON.parse(check.policy) as {
+      Statement: { Action: unknown; Resource: string }[]
+    }
+    expect(policy.Statement[0]).toEqual({
+      Effect: 'Allow',
+      Action: LOGINS,
+      Resource: '*'
+    })
+    expect(policy.Statement[1]?.Resource).toBe(PUBLIC_ARN)
+  })
+
+  test('a login denied for the bearer token is that denial', async () => {
+    const denial = new AccessDeniedError(
+      'sts:GetServiceBearerToken was denied on *.',
+      'sts:GetServiceBearerToken',
+      '*',
+      false
+    )
+
+    const check = await checkPermissions(
+      publicSettings(),
+      started({ found: undefined, login: denial })
+    )
+
+    expect(verdicts(check.findings)).toMatchObject({
+      'sts:GetServiceBearerToken': 'denied',
+      'ecr-public:GetAuthorizationToken': 'allowed'
+    })
+    expect(permissionFailure(check)?.message).toContain(
+      '- sts:GetServiceBearerToken on *: AWS denied the call itself'
+    )
+  })
+})

