@@ -211,8 +211,18 @@ async function publish(
     ...target,
     push: settings.push
   })
-  if (!existing || settings.keepLogin) {
-    await phase('Login', () => logIn(settings, session, login))
+  const logInToDocker = once(() => logIn(settings, session, login))
+  // docker needs the login to push, and to build only when the build did
+  // not start at once. An early build's run logs in while docker builds
+  // when a tag is missing; when every tag is there already (a rerun,
+  // usually) only once a push turns out to be needed, so the login does
+  // not compete with the build for nothing.
+  const loginLater =
+    early !== undefined &&
+    !settings.keepLogin &&
+    (!settings.push || (await everyTagThere(pendingLookup, settings.tags)))
+  if ((!existing || settings.keepLogin) && !loginLater) {
+    await phase('Login', logInToDocker)
   }
   if (existing) {
     reportExistingImage(existing, settings, repositoryUri, report)
@@ -250,7 +260,10 @@ async function publish(
   const request: PushRequest = {
     ...target,
     imageId,
-    ...(localTags ? { localTag: (tag: string) => localTags.get(tag) } : {})
+    beforeDockerPush: async (tag: string) => {
+      await logInToDocker()
+      await localTags?.get(tag)
+    }
   }
   if (!settings.push) {
     report.dryRunTags = settings.tags
@@ -308,6 +321,21 @@ async function tagEarlyBuild(
   // Each is awaited: by the push that needs it, and all at the end.
   for (const pending of localTags.values()) pending.catch(() => undefined)
   return { imageId, localTags }
+}
+
+/** Runs `fn` the first time it is called; later calls share its result. */
+function once<T>(fn: () => Promise<T>): () => Promise<T> {
+  let result: Promise<T> | undefined
+  return () => (result ??= fn())
+}
+
+/** True when the registry has every tag already, at whatever image. */
+async function everyTagThere(
+  pendingLookup: Promise<TagLookup>,
+  tags: string[]
+): Promise<boolean> {
+  const lookup = await pendingLookup.catch(() => undefined)
+  return lookup !== undefined && tags.every(tag => lookup.get(tag))
 }
 
 /** With push off, says what a push would do, and warns where it would fail. */

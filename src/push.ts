@@ -21,10 +21,11 @@ export interface PushRequest {
   mutability: string | undefined
   mutabilityExclusionFilters: string[]
   /**
-   * The local tag for `<uri>:<tag>` while it is being made (an early
-   * build is tagged after it is built); docker push waits for it.
+   * What docker push of `<uri>:<tag>` waits for: the login, when it was
+   * left until a push is needed, and the local tag, when an early build
+   * is tagged after it is built.
    */
-  localTag?: (tag: string) => Promise<void> | undefined
+  beforeDockerPush?: (tag: string) => Promise<void>
 }
 
 export interface PushResult {
@@ -107,7 +108,7 @@ async function pushWithDocker(
   request: PushRequest,
   tag: string
 ): Promise<StoredManifest> {
-  await request.localTag?.(tag)
+  await request.beforeDockerPush?.(tag)
   const digest = await dockerCli.push(
     session,
     `${request.repositoryUri}:${tag}`

@@ -107,6 +107,18 @@ describe('a plain build', () => {
         `${registry}/${repository}:a, ${registry}/${repository}:b`
     )
     expect((await listTags(repository)).sort()).toEqual(['a', 'b'])
+
+    // The rerun: every tag is there at this image, so docker neither
+    // pushes nor logs in.
+    const rerun = await act({ inputs: { repository, tags: 'a\nb' }, cwd })
+    expect(outcome(rerun)).toMatchObject({ exitCode: 0 })
+    expect(rerun.outputs).toMatchObject({
+      pushed: 'false',
+      'image-id': result.outputs['image-id'],
+      digest: result.outputs.digest
+    })
+    expect(rerun.stdout).not.toContain('Logged in')
+    expect(rerun.stdout).not.toMatch(/\[command\]\S*docker push /)
   }, 120_000)
 
   it('is stopped when the repository cannot be used', async () => {

@@ -1579,6 +1579,70 @@ describe('a build the entry started before the AWS calls', () => {
     expect(dockerCommands()).not.toContain('push')
     expect(dockerRuns.filter(call => call.args[0] === 'tag')).toHaveLength(2)
     expect(outputs.pushed).toBe('false')
+    // Nothing to push: docker never needed the login.
+    expect(dockerCommands()).not.toContain('login')
+    expect(privateConfigsLeft()).toEqual([])
+  })
+
+  test('every tag there at another image: logs in just before the push', async () => {
+    existingRepository()
+    registry.store('shop/api', 'v1.2.3', manifestFor(OTHER_IMAGE))
+    registry.store('shop/api', 'latest', manifestFor(OTHER_IMAGE))
+
+    await run(earlyBuild())
+
+    expect(core.setFailed).not.toHaveBeenCalled()
+    const commands = dockerCommands()
+    expect(commands.filter(name => name === 'login')).toHaveLength(1)
+    expect(commands.indexOf('login')).toBeLessThan(commands.indexOf('push'))
+    const login = dockerRuns.find(call => call.args[0] === 'login')
+    expect(login?.input).toBe(PASSWORD)
+    expect(registry.digestAt('shop/api', 'latest')).toBe(PUSHED_DIGEST)
+    expect(outputs.pushed).toBe('true')
+  })
+
+  test('a tag missing: logs in while docker builds, before the build is done', async () => {
+    existingRepository()
+    registry.store('shop/api', 'latest', manifestFor(OTHER_IMAGE))
+    let built: (id: string) => void = () => undefined
+    const early = earlyBuild(
+      new Promise<string>(resolve => {
+        built = resolve
+      })
+    )
+
+    const running = run(early)
+    await new Promise(resolve => setTimeout(resolve, 50))
+    expect(dockerCommands()).toEqual(['login'])
+    built(IMAGE_ID)
+    await running
+
+    expect(core.setFailed).not.toHaveBeenCalled()
+    expect(dockerCommands().filter(name => name === 'login')).toHaveLength(1)
+  })
+
+  test('push false: no login at all', async () => {
+    missingRepository()
+    inputs.push = 'false'
+
+    await run(earlyBuild())
+
+    expect(core.setFailed).not.toHaveBeenCalled()
+    expect(dockerCommands()).not.toContain('login')
+    expect(dockerCommands()).not.toContain('push')
+  })
+
+  test('keep-login logs in even when nothing is pushed', async () => {
+    existingRepository()
+    inputs['keep-login'] = 'true'
+    registry.store('shop/api', 'v1.2.3', manifestFor(IMAGE_ID))
+    registry.store('shop/api', 'latest', manifestFor(IMAGE_ID))
+
+    await run(earlyBuild())
+
+    expect(core.setFailed).not.toHaveBeenCalled()
+    expect(dockerCommands()).toContain('login')
+    expect(dockerCommands()).not.toContain('push')
   })
 
   test('a failure elsewhere stops the build before the step fails', async () => {
