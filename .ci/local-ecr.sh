@@ -551,38 +551,46 @@ fault_names() {
   fault_host=$fault_account.dkr.ecr.$region.amazonaws.com
 }
 
-prepare_fault_host() {
-  fault_names
-  local crt=$tls_dir/fault.crt key=$tls_dir/fault.key
+# A host the tests reach at a loopback address of its own: a certificate
+# from the local CA, a line in /etc/hosts, and docker's trust of the CA.
+#   serve_host NAME HOST ADDRESS [NOTE]  (certificate in $tls_dir/NAME.crt)
+serve_host() {
+  local name=$1 host=$2 address=$3 note=${4:-local-ecr}
+  local crt=$tls_dir/$name.crt key=$tls_dir/$name.key
   local log=$log_dir/openssl.log
   if ! openssl verify -CAfile "$tls_dir/ca.crt" "$crt" >/dev/null 2>&1 ||
     ! openssl x509 -in "$crt" -noout -checkend 86400 >/dev/null 2>&1 ||
-    ! openssl x509 -in "$crt" -noout -checkhost "$fault_host" 2>/dev/null |
+    ! openssl x509 -in "$crt" -noout -checkhost "$host" 2>/dev/null |
     grep -q 'does match'; then
-    say "making a certificate for $fault_host"
+    say "making a certificate for $host"
     openssl req -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
-      -keyout "$key" -out "$tls_dir/fault.csr" -subj "/CN=$fault_host" \
+      -keyout "$key" -out "$tls_dir/$name.csr" -subj "/CN=$host" \
       >"$log" 2>&1 || die_with_log "$log" "openssl could not make a key"
-    openssl x509 -req -in "$tls_dir/fault.csr" -CA "$tls_dir/ca.crt" \
+    openssl x509 -req -in "$tls_dir/$name.csr" -CA "$tls_dir/ca.crt" \
       -CAkey "$tls_dir/ca.key" -set_serial "0x$(openssl rand -hex 16)" \
       -days 825 -out "$crt" -extfile <(
-        printf 'subjectAltName=DNS:%s,IP:%s\n' "$fault_host" "$fault_address"
+        printf 'subjectAltName=DNS:%s,IP:%s\n' "$host" "$address"
         printf 'basicConstraints=critical,CA:FALSE\n'
         printf 'keyUsage=critical,digitalSignature,keyEncipherment\n'
         printf 'extendedKeyUsage=serverAuth\n'
       ) >>"$log" 2>&1 || die_with_log "$log" "openssl could not sign the cert"
-    rm -f "$tls_dir/fault.csr"
+    rm -f "$tls_dir/$name.csr"
   fi
-  if ! awk -v host="$fault_host" -v address="$fault_address" '
+  if ! awk -v host="$host" -v address="$address" '
       { sub(/#.*/, "") }
       $1 == address { for (i = 2; i <= NF; i++) if ($i == host) found = 1 }
       END { exit !found }' /etc/hosts; then
-    printf '%s %s # local-ecr\n' "$fault_address" "$fault_host" >>/etc/hosts
-    say "mapped $fault_host to $fault_address in /etc/hosts"
+    printf '%s %s # %s\n' "$address" "$host" "$note" >>/etc/hosts
+    say "mapped $host to $address in /etc/hosts"
   fi
-  mkdir -p "/etc/docker/certs.d/$fault_host"
-  cmp -s "$tls_dir/ca.crt" "/etc/docker/certs.d/$fault_host/ca.crt" ||
-    cp "$tls_dir/ca.crt" "/etc/docker/certs.d/$fault_host/ca.crt"
+  mkdir -p "/etc/docker/certs.d/$host"
+  cmp -s "$tls_dir/ca.crt" "/etc/docker/certs.d/$host/ca.crt" ||
+    cp "$tls_dir/ca.crt" "/etc/docker/certs.d/$host/ca.crt"
+}
+
+prepare_fault_host() {
+  fault_names
+  serve_host fault "$fault_host" "$fault_address"
 }
 
 # --- ECR Public: its API and registry ----------------------------------------
@@ -644,41 +652,12 @@ wait_for_public_api() {
 # the private registry's host setting (which its upload URLs name) stays as
 # its own tests expect.
 prepare_public_host() {
-  local crt=$tls_dir/public.crt key=$tls_dir/public.key
-  local log=$log_dir/openssl.log
-  if ! openssl verify -CAfile "$tls_dir/ca.crt" "$crt" >/dev/null 2>&1 ||
-    ! openssl x509 -in "$crt" -noout -checkend 86400 >/dev/null 2>&1 ||
-    ! openssl x509 -in "$crt" -noout -checkhost "$public_host" 2>/dev/null |
-    grep -q 'does match'; then
-    say "making a certificate for $public_host"
-    openssl req -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
-      -keyout "$key" -out "$tls_dir/public.csr" -subj "/CN=$public_host" \
-      >"$log" 2>&1 || die_with_log "$log" "openssl could not make a key"
-    openssl x509 -req -in "$tls_dir/public.csr" -CA "$tls_dir/ca.crt" \
-      -CAkey "$tls_dir/ca.key" -set_serial "0x$(openssl rand -hex 16)" \
-      -days 825 -out "$crt" -extfile <(
-        printf 'subjectAltName=DNS:%s,IP:%s\n' "$public_host" "$public_address"
-        printf 'basicConstraints=critical,CA:FALSE\n'
-        printf 'keyUsage=critical,digitalSignature,keyEncipherment\n'
-        printf 'extendedKeyUsage=serverAuth\n'
-      ) >>"$log" 2>&1 || die_with_log "$log" "openssl could not sign the cert"
-    rm -f "$tls_dir/public.csr"
-  fi
-  if ! awk -v host="$public_host" -v address="$public_address" '
-      { sub(/#.*/, "") }
-      $1 == address { for (i = 2; i <= NF; i++) if ($i == host) found = 1 }
-      END { exit !found }' /etc/hosts; then
-    printf '%s %s # local-ecr (test machine only)\n' "$public_address" \
-      "$public_host" >>/etc/hosts
-    say "mapped $public_host to $public_address in /etc/hosts"
-  fi
+  serve_host public "$public_host" "$public_address" \
+    'local-ecr (test machine only)'
   local resolved
   resolved=$(getent hosts "$public_host" | awk '{ print $1; exit }')
   [[ $resolved == "$public_address" ]] ||
     die "$public_host resolves to '${resolved}', not $public_address (an earlier /etc/hosts line wins?)"
-  mkdir -p "/etc/docker/certs.d/$public_host"
-  cmp -s "$tls_dir/ca.crt" "/etc/docker/certs.d/$public_host/ca.crt" ||
-    cp "$tls_dir/ca.crt" "/etc/docker/certs.d/$public_host/ca.crt"
 
   mkdir -p "$public_registry_dir/data"
   cat >"$public_registry_dir/config.yml.new" <<CONFIG

@@ -9,13 +9,18 @@ import {
   expect,
   it
 } from '@jest/globals'
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
 
 import { startFaultProxy, type FaultProxy } from './fault-proxy.js'
 import { runAction, type ActionRun, type RunActionOptions } from './harness.js'
 import { ensureLocalEcr } from './local-ecr.js'
 import { listTags, localEcr } from './registry-client.js'
-import { makeApp, unique, withoutMasks } from './tools.js'
+import {
+  actionPid,
+  makeApp,
+  processesMentioning,
+  unique,
+  withoutMasks
+} from './tools.js'
 
 const runs: ActionRun[] = []
 let proxy: FaultProxy | undefined
@@ -38,41 +43,6 @@ async function act(options: RunActionOptions): Promise<ActionRun> {
 /** The run's log and outcome together, so a failure shows the log. */
 function outcome(result: ActionRun) {
   return { exitCode: result.exitCode, log: withoutMasks(result.stdout) }
-}
-
-/** Processes whose command line has `text` (jest itself aside). */
-function processesMentioning(text: string): string[] {
-  const found: string[] = []
-  for (const pid of readdirSync('/proc').filter(name => /^\d+$/.test(name))) {
-    try {
-      const command = readFileSync(`/proc/${pid}/cmdline`, 'utf8')
-        .split('\0')
-        .join(' ')
-      if (command.includes(text) && !command.includes('jest')) {
-        found.push(`${pid}: ${command}`)
-      }
-    } catch {
-      // Gone while we looked.
-    }
-  }
-  return found
-}
-
-function actionPid(workspace: string): number {
-  for (const pid of readdirSync('/proc').filter(name => /^\d+$/.test(name))) {
-    try {
-      const command = readFileSync(`/proc/${pid}/cmdline`, 'utf8')
-      if (
-        command.includes('dist/index.js') &&
-        readlinkSync(`/proc/${pid}/cwd`) === workspace
-      ) {
-        return Number(pid)
-      }
-    } catch {
-      // Gone, or not ours to read.
-    }
-  }
-  throw new Error(`no action process runs in ${workspace}`)
 }
 
 describe('a plain build', () => {

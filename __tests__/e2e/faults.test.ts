@@ -10,7 +10,7 @@ import {
   expect,
   it
 } from '@jest/globals'
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
+import { readdirSync } from 'node:fs'
 import http from 'node:http'
 
 import {
@@ -28,7 +28,13 @@ import {
 import { runAction, type ActionRun, type RunActionOptions } from './harness.js'
 import { ensureLocalEcr } from './local-ecr.js'
 import { getManifest, listTags, localEcr } from './registry-client.js'
-import { makeApp, unique, withoutMasks } from './tools.js'
+import {
+  actionPid,
+  makeApp,
+  processesMentioning,
+  unique,
+  withoutMasks
+} from './tools.js'
 
 const runs: ActionRun[] = []
 const servers: Running[] = []
@@ -70,42 +76,6 @@ function privateConfigsLeft(result: ActionRun): string[] {
   return readdirSync(result.runnerTemp).filter(name =>
     name.startsWith('ecr-push-')
   )
-}
-
-/** Command lines of running processes that mention `text`. */
-function processesMentioning(text: string): string[] {
-  const found: string[] = []
-  for (const pid of readdirSync('/proc').filter(name => /^\d+$/.test(name))) {
-    try {
-      const command = readFileSync(`/proc/${pid}/cmdline`, 'utf8')
-        .split('\0')
-        .join(' ')
-      if (command.includes(text) && !command.includes('jest')) {
-        found.push(`${pid}: ${command}`)
-      }
-    } catch {
-      // Gone while we looked.
-    }
-  }
-  return found
-}
-
-/** The pid of the action's node process running in a workspace. */
-function actionPid(workspace: string): number {
-  for (const pid of readdirSync('/proc').filter(name => /^\d+$/.test(name))) {
-    try {
-      const command = readFileSync(`/proc/${pid}/cmdline`, 'utf8')
-      if (
-        command.includes('dist/index.js') &&
-        readlinkSync(`/proc/${pid}/cwd`) === workspace
-      ) {
-        return Number(pid)
-      }
-    } catch {
-      // Gone, or not ours to read.
-    }
-  }
-  throw new Error(`no action process runs in ${workspace}`)
 }
 
 const isDockerManifestPut = (request: {

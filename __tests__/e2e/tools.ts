@@ -3,7 +3,7 @@
 import { DescribeRepositoriesCommand, ECRClient } from '@aws-sdk/client-ecr'
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import { mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -110,4 +110,40 @@ export function registryWrites(repository: string): string[] {
   return readFileSync(log, 'utf8')
     .split('\n')
     .filter(line => write.test(line))
+}
+
+/** Command lines of running processes that mention `text`. */
+export function processesMentioning(text: string): string[] {
+  const found: string[] = []
+  for (const pid of readdirSync('/proc').filter(name => /^\d+$/.test(name))) {
+    try {
+      const command = readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+        .split('\0')
+        .join(' ')
+      if (command.includes(text) && !command.includes('jest')) {
+        found.push(`${pid}: ${command}`)
+      }
+    } catch {
+      // Gone while we looked.
+    }
+  }
+  return found
+}
+
+/** The pid of the action's node process running in a workspace. */
+export function actionPid(workspace: string): number {
+  for (const pid of readdirSync('/proc').filter(name => /^\d+$/.test(name))) {
+    try {
+      const command = readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+      if (
+        command.includes('dist/index.js') &&
+        readlinkSync(`/proc/${pid}/cwd`) === workspace
+      ) {
+        return Number(pid)
+      }
+    } catch {
+      // Gone, or not ours to read.
+    }
+  }
+  throw new Error(`no action process runs in ${workspace}`)
 }

@@ -114,6 +114,18 @@ describe('startEarlyBuild', () => {
     })
   }
 
+  /** docker build that runs until the test finishes it. */
+  function slowDockerBuild(): (output: ExecOutput) => void {
+    let finish: (output: ExecOutput) => void = () => undefined
+    dockerBuild(
+      () =>
+        new Promise<ExecOutput>(resolve => {
+          finish = resolve
+        })
+    )
+    return output => finish(output)
+  }
+
   function start(dockerfile = 'FROM scratch\nCOPY a /a\n') {
     writeFileSync(path.join(context, 'Dockerfile'), dockerfile)
     return startEarlyBuild({}, context, {
@@ -170,13 +182,7 @@ describe('startEarlyBuild', () => {
   })
 
   test('resolves as soon as docker is spawned, not when it is done', async () => {
-    let finish: (output: ExecOutput) => void = () => undefined
-    dockerBuild(
-      () =>
-        new Promise<ExecOutput>(resolve => {
-          finish = resolve
-        })
-    )
+    const finish = slowDockerBuild()
 
     const early = await start()
     const settled = jest.fn()
@@ -203,13 +209,7 @@ describe('startEarlyBuild', () => {
   })
 
   test('release ends the group first, once, before docker is done', async () => {
-    let finish: (output: ExecOutput) => void = () => undefined
-    dockerBuild(
-      () =>
-        new Promise<ExecOutput>(resolve => {
-          finish = resolve
-        })
-    )
+    const finish = slowDockerBuild()
     const early = await start()
 
     early?.release()
@@ -224,13 +224,7 @@ describe('startEarlyBuild', () => {
   })
 
   test('stop waits for the build to end', async () => {
-    let finish: (output: ExecOutput) => void = () => undefined
-    dockerBuild(
-      () =>
-        new Promise<ExecOutput>(resolve => {
-          finish = resolve
-        })
-    )
+    const finish = slowDockerBuild()
     const early = await start()
 
     const stopped = jest.fn()
