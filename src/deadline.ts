@@ -18,7 +18,7 @@ export class DeadlineExceeded extends Error {
 // How long processes get to stop on SIGTERM (docker push and build cancel
 // at once; docker login ignores it and needs the SIGKILL that follows),
 // and then how long the call gets to notice they are gone.
-const STOP_GRACE_MS = 3000
+export const STOP_GRACE_MS = 3000
 const SETTLE_MS = 15_000
 
 /**

@@ -6,11 +6,16 @@ import path from 'node:path'
 import type { Writable } from 'node:stream'
 
 import { isCancelled } from './cancel.js'
-import { DeadlineExceeded, withinDeadline, type Deadline } from './deadline.js'
+import {
+  DeadlineExceeded,
+  STOP_GRACE_MS,
+  withinDeadline,
+  type Deadline
+} from './deadline.js'
 import { ActionError } from './errors.js'
 import { describeDuration, minutes, seconds, type Limits } from './limits.js'
 import { explainDeniedText, registryRepositoryArn } from './policy.js'
-import { dockerCallProcesses } from './processes.js'
+import { dockerCallProcesses, stopProcesses } from './processes.js'
 import {
   retryPolicy,
   transientDockerLine,
@@ -59,6 +64,8 @@ interface DockerCall {
   log?: Writable
   /** Called as docker is spawned, before any of its output. */
   onSpawn?: () => void
+  /** Stops docker when aborted (the run failed elsewhere meanwhile). */
+  stop?: AbortSignal
 }
 
 /** docker ran and failed: the message quotes it, `output` is its error. */
@@ -99,6 +106,13 @@ export async function docker(
   }
   if (session.configDir) env.DOCKER_CONFIG = session.configDir
 
+  // The same processes a deadline would stop, and as a deadline does.
+  const stopCall = (): void =>
+    void dockerCallProcesses(args)
+      .then(running => stopProcesses(running, STOP_GRACE_MS))
+      .catch(() => undefined)
+  call.stop?.addEventListener('abort', stopCall, { once: true })
+
   let result
   try {
     result = await withinDeadline(
@@ -127,6 +141,8 @@ export async function docker(
       `Could not run docker: ${(error as Error).message}. ` +
         'Is Docker installed and on PATH?'
     )
+  } finally {
+    call.stop?.removeEventListener('abort', stopCall)
   }
   // docker was stopped by a cancellation, which ends the step itself:
   // the run must not go on to the next phase, nor fail a second time.
@@ -263,7 +279,7 @@ export async function withResultFile<T>(
 export async function build(
   session: DockerSession,
   request: BuildRequest,
-  output: Pick<DockerCall, 'log' | 'onSpawn'> = {}
+  output: Pick<DockerCall, 'log' | 'onSpawn' | 'stop'> = {}
 ): Promise<string> {
   return withResultFile('image-id', async idFile => {
     await docker(session, buildArguments(request, idFile), {

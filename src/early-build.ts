@@ -5,14 +5,14 @@ import { buildxOnly } from './buildx.js'
 import * as dockerCli from './docker.js'
 import { holdOutput, type HeldOutput } from './held-output.js'
 import { readInputs, type Settings } from './inputs.js'
-import { descendants, descendantsOf, stopProcesses } from './processes.js'
 import { provenanceLabels, withProvenance } from './provenance.js'
 
 /**
  * A build that starts as soon as the inputs are read, before the AWS SDK
  * is even loaded: the repository check, the token, the registry lookups
  * and the login all happen while docker builds. It is only done when the
- * build needs nothing those steps bring (see buildBlocker).
+ * build needs nothing those steps bring (see settingsBlocker and
+ * dockerfileBlocker).
  *
  * This module is part of the small entry bundle (dist/index.js); the
  * rest of the main step is a second bundle it loads afterwards.
@@ -36,9 +36,6 @@ const realEffects: EarlyBuildEffects = {
   readDockerfile: file => readFileSync(file, 'utf8'),
   holdOutput: () => holdOutput()
 }
-
-// How long docker gets to stop on SIGTERM when the run failed elsewhere.
-const STOP_GRACE_MS = 3000
 
 // Ends the running build's group and lets held output through; set from
 // the moment output is held, before startEarlyBuild has returned.
@@ -104,9 +101,11 @@ export async function startEarlyBuild(
   const started = new Promise<void>(resolve => {
     spawned = resolve
   })
+  const stopping = new AbortController()
   const imageId = dockerCli.build(session, request, {
     log: output.log,
-    onSpawn: () => spawned()
+    onSpawn: () => spawned(),
+    stop: stopping.signal
   })
   // The build's group ends before anything held is let through: when
   // docker is done, or earlier when a cancellation is on its way out.
@@ -133,7 +132,7 @@ export async function startEarlyBuild(
   return {
     imageId: finished,
     async stop() {
-      await stopProcesses(await buildProcesses().catch(() => []), STOP_GRACE_MS)
+      stopping.abort()
       await ended
     },
     release: () => close()
@@ -212,12 +211,4 @@ function imagesOf(line: string): string[] {
     if (match[1]) images.push(match[1])
   }
   return images
-}
-
-/** The docker build below this process, and whatever it started. */
-async function buildProcesses() {
-  const below = await descendants()
-  return below
-    .filter(entry => /(?:^|\/)docker build /.test(entry.command))
-    .flatMap(build => [build, ...descendantsOf(below, build.pid)])
 }

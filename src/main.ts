@@ -139,7 +139,7 @@ async function publish(
   early: EarlyBuild | undefined
 ): Promise<void> {
   // The token does not depend on the repository: ask for both at once,
-  // so the build starts one round trip after the inputs are read.
+  // so that both are there one round trip after the inputs are read.
   const registryWay = openRegistry(settings)
   const pendingLogin = registryWay.login
   pendingLogin.catch(() => undefined)
@@ -305,17 +305,14 @@ async function tagEarlyBuild(
   const tagHere = (tag: string): Promise<void> =>
     dockerCli.tag(session, imageId, `${repositoryUri}:${tag}`)
 
+  // docker pushes the first tag, unless one is at this image already.
   const there = tags.some(tag => lookup.get(tag)?.configDigest === imageId)
   const pushed = there ? undefined : tags[0]
-  const first = pushed === undefined ? undefined : tagHere(pushed)
+  const first = pushed === undefined ? Promise.resolve() : tagHere(pushed)
   const localTags = new Map(
     tags.map(tag => [
       tag,
-      tag === pushed && first
-        ? first
-        : first
-          ? first.then(() => tagHere(tag))
-          : tagHere(tag)
+      tag === pushed ? first : first.then(() => tagHere(tag))
     ])
   )
   // Each is awaited: by the push that needs it, and all at the end.

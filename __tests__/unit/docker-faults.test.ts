@@ -214,6 +214,37 @@ describe('deadlines of other calls', () => {
     expect(exec.getExecOutput).toHaveBeenCalledTimes(1)
   })
 
+  test('a build whose stop signal is aborted is stopped like a late one', async () => {
+    exec.getExecOutput.mockImplementation(hangs)
+    const stopping = new AbortController()
+    const request = {
+      context: '/work',
+      dockerfile: '/work/Dockerfile',
+      buildArgs: [],
+      labels: [],
+      target: undefined,
+      references: []
+    }
+
+    const building = rejection(
+      dockerCli.build(session(), request, { stop: stopping.signal })
+    )
+    await new Promise(resolve => setImmediate(resolve))
+    expect(processes.stopProcesses).not.toHaveBeenCalled()
+    stopping.abort()
+    const error = await building
+
+    // docker's own processes, found by its arguments, with the grace a
+    // deadline gives them; the failure is docker's exit.
+    const [args] = processes.dockerCallProcesses.mock.calls[0] ?? []
+    expect(args?.slice(0, 2)).toEqual(['build', '--file'])
+    expect((processes.stopProcesses.mock.calls as unknown[][])[0]).toEqual([
+      [{ pid: 4242, ppid: 1, command: 'docker push x' }],
+      3000
+    ])
+    expect(error.message).toContain('docker build failed (exit code 143)')
+  })
+
   test('a session without limits (the post step) waits and tries once', async () => {
     exec.getExecOutput.mockResolvedValue(
       failed(1, 'received unexpected HTTP status: 503 Service Unavailable')
