@@ -138,6 +138,64 @@ async function publish(
   report: RunReport,
   early: EarlyBuild | undefined
 ): Promise<void> {
+  const destination = await prepareDestination(settings, session, report)
+  const { registry, pendingLookup, target } = destination
+
+  // Promotion, reuse and merging only write manifests through the
+  // registry API, with the token alone: they decide before any build, and
+  // docker needs no login unless the user keeps one for later steps.
+  const existing = await tagExistingImage(settings, registry, pendingLookup, {
+    ...target,
+    push: settings.push
+  })
+  const logInToDocker = once(() => logIn(settings, session, destination.login))
+  if (
+    (!existing || settings.keepLogin) &&
+    !(await loginWhenPushing(settings, early, pendingLookup))
+  ) {
+    await phase('Login', logInToDocker)
+  }
+  if (existing) {
+    reportExistingImage(existing, settings, target.repositoryUri, report)
+    return
+  }
+  if (destination.withBuildx) {
+    await buildWithBuildx(
+      settings,
+      session,
+      registry,
+      pendingLookup,
+      target,
+      report
+    )
+    return
+  }
+  await buildAndPush(settings, session, destination, {
+    early,
+    logInToDocker,
+    report
+  })
+}
+
+/**
+ * Where this run pushes: the repository found or created, its registry
+ * reached through the API with the token, and what its tags point at
+ * now, being read while the image builds.
+ */
+interface Destination {
+  login: RegistryLogin
+  registry: RegistryClient
+  target: Omit<ExistingImageRequest, 'push'>
+  pendingLookup: Promise<TagLookup>
+  /** Whether the image is built with buildx. */
+  withBuildx: boolean
+}
+
+async function prepareDestination(
+  settings: Settings,
+  session: dockerCli.DockerSession,
+  report: RunReport
+): Promise<Destination> {
   // The token does not depend on the repository: ask for both at once,
   // so that both are there one round trip after the inputs are read.
   const registryWay = openRegistry(settings)
@@ -186,7 +244,6 @@ async function publish(
   core.setOutput('registry', login.registry)
   core.setOutput('repository-uri', repositoryUri)
 
-  // What the tags point at now is read while the image builds.
   const registry = new RegistryClient(
     login,
     seconds(settings.networkTimeout),
@@ -197,49 +254,56 @@ async function publish(
     : Promise.resolve<TagLookup>(new Map())
   pendingLookup.catch(() => undefined)
 
-  const target = {
-    repository: registryPath,
-    repositoryUri,
-    tags: settings.tags,
-    mutability: repository.imageTagMutability,
-    mutabilityExclusionFilters: repository.mutabilityExclusionFilters
+  return {
+    login,
+    registry,
+    pendingLookup,
+    withBuildx,
+    target: {
+      repository: registryPath,
+      repositoryUri,
+      tags: settings.tags,
+      mutability: repository.imageTagMutability,
+      mutabilityExclusionFilters: repository.mutabilityExclusionFilters
+    }
   }
-  // Promotion, reuse and merging only write manifests through the
-  // registry API, with the token alone: they decide before any build, and
-  // docker needs no login unless the user keeps one for later steps.
-  const existing = await tagExistingImage(settings, registry, pendingLookup, {
-    ...target,
-    push: settings.push
-  })
-  const logInToDocker = once(() => logIn(settings, session, login))
-  // docker needs the login to push, and to build only when the build did
-  // not start at once. An early build's run logs in while docker builds
-  // when a tag is missing; when every tag is there already (a rerun,
-  // usually) only once a push turns out to be needed, so the login does
-  // not compete with the build for nothing.
-  const loginLater =
-    early !== undefined &&
-    !settings.keepLogin &&
-    (!settings.push || (await everyTagThere(pendingLookup, settings.tags)))
-  if ((!existing || settings.keepLogin) && !loginLater) {
-    await phase('Login', logInToDocker)
-  }
-  if (existing) {
-    reportExistingImage(existing, settings, repositoryUri, report)
-    return
-  }
-  if (withBuildx) {
-    await buildWithBuildx(
-      settings,
-      session,
-      registry,
-      pendingLookup,
-      target,
-      report
-    )
-    return
-  }
+}
 
+/**
+ * Whether docker's login waits until a push needs it. docker needs the
+ * login to push, and to build only when the build did not start at once.
+ * An early build's run logs in while docker builds when a tag is
+ * missing; when every tag is there already (a rerun, usually) only once
+ * a push turns out to be needed, so the login does not compete with the
+ * build for nothing. keep-login logs in for later steps either way.
+ */
+async function loginWhenPushing(
+  settings: Settings,
+  early: EarlyBuild | undefined,
+  pendingLookup: Promise<TagLookup>
+): Promise<boolean> {
+  if (early === undefined || settings.keepLogin) return false
+  if (!settings.push) return true
+  const lookup = await pendingLookup.catch(() => undefined)
+  return lookup !== undefined && settings.tags.every(tag => lookup.get(tag))
+}
+
+/** Builds (or tags the image given, or the early build's) and pushes. */
+async function buildAndPush(
+  settings: Settings,
+  session: dockerCli.DockerSession,
+  { registry, pendingLookup, target }: Destination,
+  {
+    early,
+    logInToDocker,
+    report
+  }: {
+    early: EarlyBuild | undefined
+    logInToDocker: () => Promise<unknown>
+    report: RunReport
+  }
+): Promise<void> {
+  const { repositoryUri } = target
   const { imageId, localTags } = early
     ? await tagEarlyBuild(session, repositoryUri, settings.tags, early, {
         pendingLookup
@@ -324,15 +388,6 @@ async function tagEarlyBuild(
 function once<T>(fn: () => Promise<T>): () => Promise<T> {
   let result: Promise<T> | undefined
   return () => (result ??= fn())
-}
-
-/** True when the registry has every tag already, at whatever image. */
-async function everyTagThere(
-  pendingLookup: Promise<TagLookup>,
-  tags: string[]
-): Promise<boolean> {
-  const lookup = await pendingLookup.catch(() => undefined)
-  return lookup !== undefined && tags.every(tag => lookup.get(tag))
 }
 
 /** With push off, says what a push would do, and warns where it would fail. */
