@@ -467,38 +467,49 @@ write_registry_config() {
     "$registry_password" >/dev/null 2>&1; then
     htpasswd -Bbn "$registry_user" "$registry_password" >"$registry_dir/htpasswd"
   fi
-  cat >"$registry_dir/config.yml.new" <<EOF
+  registry_config "$registry_dir" 127.0.0.1 "$registry_host" server local-ecr
+}
+
+# The config of one docker-registry instance; both share the private one's
+# secret and login (htpasswd).
+#   registry_config DIR ADDRESS HOST CERT_NAME REALM
+registry_config() {
+  local dir=$1 address=$2 host=$3 cert=$4 realm=$5
+  mkdir -p "$dir/data"
+  cat >"$dir/config.yml.new" <<EOF
 version: 0.1
 log:
   level: info
   formatter: text
 storage:
   filesystem:
-    rootdirectory: $registry_dir/data
+    rootdirectory: $dir/data
   delete:
     enabled: true
   cache:
     blobdescriptor: inmemory
 http:
-  addr: 127.0.0.1:443
-  host: https://$registry_host
+  addr: $address:443
+  host: https://$host
   secret: $(<"$registry_dir/http-secret")
   tls:
-    certificate: $tls_dir/server.crt
-    key: $tls_dir/server.key
+    certificate: $tls_dir/$cert.crt
+    key: $tls_dir/$cert.key
   headers:
     X-Content-Type-Options: [nosniff]
 auth:
   htpasswd:
-    realm: local-ecr
+    realm: $realm
     path: $registry_dir/htpasswd
 EOF
-  mv -f "$registry_dir/config.yml.new" "$registry_dir/config.yml"
+  mv -f "$dir/config.yml.new" "$dir/config.yml"
 }
 
+# What a registry instance runs with; a change restarts it.
+#   registry_fingerprint DIR CERT_NAME
 registry_fingerprint() {
-  cat "$registry_dir/config.yml" "$registry_dir/htpasswd" \
-    "$tls_dir/server.crt" | sha256sum | cut -d' ' -f1
+  cat "$1/config.yml" "$registry_dir/htpasswd" "$tls_dir/$2.crt" |
+    sha256sum | cut -d' ' -f1
 }
 
 registry_status_code() {
@@ -508,7 +519,7 @@ registry_status_code() {
 
 start_registry() {
   local fingerprint
-  fingerprint=$(registry_fingerprint)
+  fingerprint=$(registry_fingerprint "$registry_dir" server)
   if owned_pid registry docker-registry >/dev/null; then
     if [[ $(cat "$run_dir/registry.fingerprint" 2>/dev/null) == "$fingerprint" ]]; then
       return 0
@@ -659,40 +670,13 @@ prepare_public_host() {
   [[ $resolved == "$public_address" ]] ||
     die "$public_host resolves to '${resolved}', not $public_address (an earlier /etc/hosts line wins?)"
 
-  mkdir -p "$public_registry_dir/data"
-  cat >"$public_registry_dir/config.yml.new" <<CONFIG
-version: 0.1
-log:
-  level: info
-  formatter: text
-storage:
-  filesystem:
-    rootdirectory: $public_registry_dir/data
-  delete:
-    enabled: true
-  cache:
-    blobdescriptor: inmemory
-http:
-  addr: $public_address:443
-  host: https://$public_host
-  secret: $(<"$registry_dir/http-secret")
-  tls:
-    certificate: $tls_dir/public.crt
-    key: $tls_dir/public.key
-  headers:
-    X-Content-Type-Options: [nosniff]
-auth:
-  htpasswd:
-    realm: local-ecr-public
-    path: $registry_dir/htpasswd
-CONFIG
-  mv -f "$public_registry_dir/config.yml.new" "$public_registry_dir/config.yml"
+  registry_config "$public_registry_dir" "$public_address" "$public_host" \
+    public local-ecr-public
 }
 
 start_public_registry() {
   local fingerprint
-  fingerprint=$(cat "$public_registry_dir/config.yml" "$registry_dir/htpasswd" \
-    "$tls_dir/public.crt" | sha256sum | cut -d' ' -f1)
+  fingerprint=$(registry_fingerprint "$public_registry_dir" public)
   if owned_pid public-registry registry-public >/dev/null; then
     if [[ $(cat "$run_dir/public-registry.fingerprint" 2>/dev/null) == "$fingerprint" ]]; then
       return 0
