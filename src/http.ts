@@ -2,7 +2,7 @@ import https from 'node:https'
 import type { IncomingHttpHeaders } from 'node:http'
 import { Readable } from 'node:stream'
 
-import { proxyFor, ProxyTunnelAgent } from './proxy.js'
+import { ProxyTunnelAgent } from './proxy.js'
 
 /** The part of fetch the registry client uses. */
 export type Fetch = (url: string, init: FetchInit) => Promise<Response>
@@ -12,26 +12,32 @@ export interface FetchInit {
   headers: Record<string, string>
   body?: Buffer
   /**
-   * 'manual': a redirect comes back as the answer, as it always does
-   * through a proxy, so the caller decides what to send where.
+   * 'manual': a redirect comes back as the answer, so the caller decides
+   * what to send where. registryFetch never follows one.
    */
   redirect?: 'manual'
   signal: AbortSignal
 }
 
 /**
- * fetch for the registry API that honours HTTPS_PROXY and NO_PROXY, which
- * Node's fetch does not (before NODE_USE_ENV_PROXY, which a runner does
- * not set). Without a proxy it is the global fetch itself.
+ * fetch for the registry API, on node:https rather than the global fetch:
+ * it honours HTTPS_PROXY and NO_PROXY, which Node's fetch does not (before
+ * NODE_USE_ENV_PROXY, which a runner does not set), sends no
+ * Accept-Encoding (a manifest's digest is that of the bytes as stored),
+ * and leaves nothing behind that keeps the step's process alive: Node's
+ * fetch loads a client of its own and holds the process for tens of
+ * milliseconds after its last request. Redirects always come back as the
+ * answer. Idle connections are kept for the next request, never for the
+ * process.
  */
 export function registryFetch(
   env: NodeJS.ProcessEnv,
-  connectTimeoutMs: number
+  connectTimeoutMs: number,
+  agentOptions: https.AgentOptions = {}
 ): Fetch {
   let agent: ProxyTunnelAgent | undefined
   return (url, init) => {
-    if (!proxyFor(new URL(url), env)) return fetch(url, init)
-    agent ??= new ProxyTunnelAgent(env, connectTimeoutMs)
+    agent ??= new ProxyTunnelAgent(env, connectTimeoutMs, agentOptions)
     return requestThrough(agent, url, init)
   }
 }

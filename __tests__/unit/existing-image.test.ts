@@ -9,6 +9,7 @@ import {
 
 import { REGISTRY } from '../fixtures/aws.js'
 import { core, logged, resetCore } from '../fixtures/core.js'
+import { http } from '../fixtures/http.js'
 import {
   FakeRegistry,
   manifestFor,
@@ -18,6 +19,7 @@ import {
 import { rejectionMessage } from '../fixtures/rejection.js'
 
 jest.unstable_mockModule('@actions/core', () => core)
+jest.unstable_mockModule('../../src/http.js', () => http)
 
 const { RegistryClient } = await import('../../src/registry.js')
 const { lookupTags } = await import('../../src/push.js')

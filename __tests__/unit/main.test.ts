@@ -48,12 +48,14 @@ import {
   resetCore,
   savedState
 } from '../fixtures/core.js'
+import { http } from '../fixtures/http.js'
 import { IMAGE_ID, pushOutput } from '../fixtures/docker-output.js'
 import { exec, failed, ok } from '../fixtures/exec.js'
 import { FakeRegistry, manifestFor, sha256 } from '../fixtures/registry.js'
 import { removeTempDirs, tempDir } from '../fixtures/tmp.js'
 
 jest.unstable_mockModule('@actions/core', () => core)
+jest.unstable_mockModule('../../src/http.js', () => http)
 jest.unstable_mockModule('@actions/exec', () => exec)
 
 const { run } = await import('../../src/main.js')

@@ -9,10 +9,12 @@ import {
 
 import { REGISTRY } from '../fixtures/aws.js'
 import { core, logged, resetCore } from '../fixtures/core.js'
+import { http } from '../fixtures/http.js'
 import { FakeRegistry, manifestFor, sha256 } from '../fixtures/registry.js'
 import { rejectionMessage } from '../fixtures/rejection.js'
 
 jest.unstable_mockModule('@actions/core', () => core)
+jest.unstable_mockModule('../../src/http.js', () => http)
 
 const { RegistryClient } = await import('../../src/registry.js')
 const { lookupTags } = await import('../../src/push.js')

@@ -11,10 +11,12 @@ import {
 
 import { REGISTRY } from '../fixtures/aws.js'
 import { core, logged, resetCore } from '../fixtures/core.js'
+import { http } from '../fixtures/http.js'
 import { MANIFEST_V2, manifestFor, sha256 } from '../fixtures/registry.js'
 import { IMAGE_ID } from '../fixtures/docker-output.js'
 
 jest.unstable_mockModule('@actions/core', () => core)
+jest.unstable_mockModule('../../src/http.js', () => http)
 
 const { RegistryClient } = await import('../../src/registry.js')
 const { retryPolicy } = await import('../../src/retry.js')

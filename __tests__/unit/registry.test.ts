@@ -10,10 +10,12 @@ import { createHash } from 'node:crypto'
 
 import { ARN, REGISTRY } from '../fixtures/aws.js'
 import { core, resetCore } from '../fixtures/core.js'
+import { http } from '../fixtures/http.js'
 import { FakeRegistry, manifestFor, sha256 } from '../fixtures/registry.js'
 import { AccessDeniedError } from '../../src/errors.js'
 
 jest.unstable_mockModule('@actions/core', () => core)
+jest.unstable_mockModule('../../src/http.js', () => http)
 
 const { RegistryClient, bearerChallenge } =
   await import('../../src/registry.js')
