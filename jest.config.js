@@ -24,7 +24,10 @@ export default {
     {
       ...shared,
       displayName: 'e2e',
-      testMatch: ['<rootDir>/__tests__/e2e/**/*.test.ts']
+      testMatch: ['<rootDir>/__tests__/e2e/**/*.test.ts'],
+      // What the tests build is removed from the engine after the run.
+      globalSetup: '<rootDir>/__tests__/e2e/global-setup.ts',
+      globalTeardown: '<rootDir>/__tests__/e2e/global-teardown.ts'
     }
   ]
 }

@@ -1,0 +1,110 @@
+/**
+ * Global setup of the e2e project. The e2e tests build and tag images in the engine they share with
+ * everything else on the machine. Left there, they pile up run after run,
+ * and the legacy builder's cache lookup, which goes through every image,
+ * slows down with them: with a thousand images in the engine, a cached
+ * build of a two-line Dockerfile took 2.5 times as long as with fifteen. This setup notes the images there are and leaves
+ * the teardown (global-teardown.ts) a function that removes the tags in the
+ * tests' own namespaces and the untagged images the run left behind,
+ * nothing else. Jest loads the two files apart, without this project's
+ * module mapping, so they share the function through globalThis instead of
+ * an import.
+ */
+import { spawnSync } from 'node:child_process'
+
+export interface EngineImage {
+  /** The full image ID. */
+  id: string
+  /** repository:tag references; none for an untagged image. */
+  references: string[]
+}
+
+// Repositories the e2e tests push to (any registry host, and the public
+// alias), and the local names they build under.
+const TEST_REFERENCE = /^(?:[^/]+\/(?:localecr\/)?e2e\/|e2e-local-)/
+
+export function isTestReference(reference: string): boolean {
+  return TEST_REFERENCE.test(reference)
+}
+
+/**
+ * What to remove: every reference in the tests' namespaces, and by ID the
+ * untagged images that were not there before the run (a rebuilt tag
+ * leaves its old image untagged). Untagged images older than the run,
+ * and every other tag, are not the tests' to remove.
+ */
+export function testImagesToRemove(
+  before: ReadonlySet<string>,
+  now: EngineImage[]
+): { references: string[]; ids: string[] } {
+  const references: string[] = []
+  const ids: string[] = []
+  for (const image of now) {
+    references.push(...image.references.filter(isTestReference))
+    if (image.references.length === 0 && !before.has(image.id)) {
+      ids.push(image.id)
+    }
+  }
+  return { references, ids }
+}
+
+/** The engine's images, intermediate ones included; [] without docker. */
+export function listImages(): EngineImage[] {
+  const listed = spawnSync(
+    'docker',
+    [
+      ...['image', 'ls', '--all', '--no-trunc'],
+      ...['--format', '{{.ID}} {{.Repository}}:{{.Tag}}']
+    ],
+    { encoding: 'utf8' }
+  )
+  if (listed.status !== 0) return []
+  const images = new Map<string, EngineImage>()
+  for (const line of listed.stdout.split('\n')) {
+    const [id, reference] = line.trim().split(' ')
+    if (!id || !reference) continue
+    const image = images.get(id) ?? { id, references: [] }
+    if (!reference.includes('<none>')) image.references.push(reference)
+    images.set(id, image)
+  }
+  return [...images.values()]
+}
+
+/**
+ * Removes them: the references first (an image goes with its last tag,
+ * often taking untagged parents with it), then, listed again, the untagged
+ * images still there. What cannot go (an image a container uses, or one
+ * another image is built on) stays. Counts images: how many the run had
+ * added are gone, and how many of the tests' are left.
+ */
+export function removeTestImages(before: ReadonlySet<string>): {
+  removed: number
+  left: number
+} {
+  const added = (): number =>
+    listImages().filter(image => !before.has(image.id)).length
+  const addedAtStart = added()
+  removeAll(testImagesToRemove(before, listImages()).references)
+  removeAll(testImagesToRemove(before, listImages()).ids)
+  const remaining = testImagesToRemove(before, listImages())
+  return {
+    removed: addedAtStart - added(),
+    left: remaining.references.length + remaining.ids.length
+  }
+}
+
+function removeAll(references: string[]): void {
+  for (let at = 0; at < references.length; at += 100) {
+    spawnSync('docker', ['image', 'rm', ...references.slice(at, at + 100)])
+  }
+}
+
+/** Where the setup leaves the teardown its work. */
+export const TEARDOWN = Symbol.for('ecr-push-action.e2e-teardown')
+
+/** Notes the engine's images before any e2e test builds one. */
+export default function globalSetup(): void {
+  const before = new Set(listImages().map(image => image.id))
+  ;(globalThis as Record<symbol, unknown>)[TEARDOWN] = () =>
+    removeTestImages(before)
+}
