@@ -2,7 +2,7 @@ import * as core from '@actions/core'
 import { createHash } from 'node:crypto'
 
 import { ActionError, errorMessage } from './errors.js'
-import { registryFetch, type Fetch } from './http.js'
+import { registryFetch, type Fetch, type HttpAnswer } from './http.js'
 import { describeDuration } from './limits.js'
 import {
   explainDeniedText,
@@ -202,7 +202,7 @@ export class RegistryClient {
     headers: Record<string, string>,
     body?: Buffer,
     options: { authorize: boolean } = { authorize: true }
-  ): Promise<Response> {
+  ): Promise<HttpAnswer> {
     const authorized = () =>
       options.authorize
         ? { ...headers, Authorization: this.authorization }
@@ -290,7 +290,7 @@ export class RegistryClient {
     url: string,
     sent: Record<string, string>,
     body: Buffer | undefined
-  ): Promise<Response> {
+  ): Promise<HttpAnswer> {
     return withRetries(
       this.retry,
       {
@@ -311,7 +311,7 @@ export class RegistryClient {
     url: string,
     headers: Record<string, string>,
     body: Buffer | undefined
-  ): Promise<Response> {
+  ): Promise<HttpAnswer> {
     const signal = AbortSignal.timeout(this.timeoutMs)
     try {
       return await this.fetch(url, {
@@ -346,7 +346,7 @@ export class RegistryClient {
    * there is no denial of an ECR action.
    */
   private async expectDownload(
-    response: Response,
+    response: HttpAnswer,
     what: string,
     host: string
   ): Promise<void> {
@@ -365,7 +365,7 @@ export class RegistryClient {
    * ecr:PutImage, on the repository.
    */
   private async expectStatus(
-    response: Response,
+    response: HttpAnswer,
     expected: number,
     request: { what: string; action: string; repository: string }
   ): Promise<void> {

@@ -19,6 +19,8 @@ interface Seen {
   url: string
   headers: Record<string, string | string[] | undefined>
   body: string
+  /** The client's end of the connection. */
+  port: number | undefined
 }
 
 const MANIFEST = Buffer.from('{"schemaVersion":2,  "mediaType":"x"}\n')
@@ -46,7 +48,8 @@ beforeAll(async () => {
           method: request.method ?? '',
           url: request.url ?? '',
           headers: request.headers,
-          body: Buffer.concat(chunks).toString()
+          body: Buffer.concat(chunks).toString(),
+          port: request.socket.remotePort
         })
         switch (request.url) {
           case '/v2/app/manifests/v1': {
@@ -71,6 +74,16 @@ beforeAll(async () => {
             return
           case '/v2/':
             response.writeHead(204).end()
+            return
+          case '/v2/app/tags/list':
+            response.setHeader('set-cookie', ['a=1', 'b=2'])
+            response.setHeader('link', '</v2/app/tags/list?n=1>')
+            response.writeHead(200).end('{"tags":["v1"]}')
+            return
+          case '/half':
+            // Headers and part of the body; the rest never comes.
+            response.writeHead(200, { 'content-length': '100' })
+            response.write('{"part":')
             return
           case '/hang':
             return
@@ -149,6 +162,42 @@ describe('registryFetch', () => {
     expect(request?.method).toBe('PUT')
     expect(request?.body).toBe(MANIFEST.toString())
     expect(request?.headers['content-length']).toBe(String(MANIFEST.length))
+  })
+
+  test('a body is read as text, and headers as fetch reads them', async () => {
+    const response = await trusted()(`${origin}/v2/app/tags/list`, init())
+
+    expect(await response.text()).toBe('{"tags":["v1"]}')
+    expect(response.headers.get('Link')).toBe('</v2/app/tags/list?n=1>')
+    expect(response.headers.get('set-cookie')).toBe('a=1, b=2')
+    expect(response.headers.get('location')).toBeNull()
+  })
+
+  test('a body nobody reads does not keep its connection from the next request', async () => {
+    const fetch = trusted()
+    const notFound = await fetch(`${origin}/v2/app/manifests/gone`, init())
+    expect(notFound.status).toBe(404)
+    const first = seen.at(-1)?.port
+
+    await new Promise(resolve => setTimeout(resolve, 20))
+    const next = await fetch(`${origin}/v2/app/manifests/v1`, init())
+
+    expect(next.status).toBe(200)
+    expect(seen.at(-1)?.port).toBe(first)
+  })
+
+  test('cancelling a body still arriving drops its connection', async () => {
+    const fetch = trusted()
+    const answer = await fetch(`${origin}/half`, init())
+    const first = seen.at(-1)?.port
+    expect(answer.status).toBe(200)
+
+    await answer.body?.cancel()
+
+    await expect(answer.text()).rejects.toThrow(/closed before the whole/)
+    const next = await fetch(`${origin}/v2/`, init())
+    expect(next.status).toBe(204)
+    expect(seen.at(-1)?.port).not.toBe(first)
   })
 
   test('204 has no body, and one connection serves the next request', async () => {
