@@ -148,13 +148,53 @@ async function publish(
     ...target,
     push: settings.push
   })
-  const logInToDocker = once(() => logIn(settings, session, destination.login))
-  if (
-    (!existing || settings.keepLogin) &&
-    !(await loginWhenPushing(settings, early, pendingLookup))
-  ) {
-    await phase('Login', logInToDocker)
+  // Logged in once, by whichever needs it first; said in the log by the
+  // phase that waits for it.
+  const dockerLogin = once(() => logIn(settings, session, destination.login))
+  const logInToDocker = once(async () => core.info(await dockerLogin()))
+  const timing =
+    !existing || settings.keepLogin ? loginTiming(settings, early) : 'on-push'
+  if (timing === 'now') await phase('Login', logInToDocker)
+  // While docker builds, once the lookup shows a tag to write.
+  const loggingIn =
+    timing === 'when-a-tag-is-missing'
+      ? pendingLookup
+          .then(async lookup => {
+            if (settings.tags.every(tag => lookup.get(tag))) return false
+            await dockerLogin()
+            return true
+          })
+          .catch(() => false)
+      : Promise.resolve(false)
+  try {
+    await publishImage(settings, session, destination, report, {
+      early,
+      existing,
+      logInToDocker
+    })
+  } finally {
+    // Nothing outlives the step: a login still under way ends first, and
+    // one no push needed is said too.
+    if (await loggingIn) await logInToDocker()
   }
+}
+
+async function publishImage(
+  settings: Settings,
+  session: dockerCli.DockerSession,
+  destination: Destination,
+  report: RunReport,
+  {
+    early,
+    existing,
+    logInToDocker
+  }: {
+    early: EarlyBuild | undefined
+    existing: ExistingImage | undefined
+    logInToDocker: () => Promise<void>
+  }
+): Promise<void> {
+  const { registry, pendingLookup, target } = destination
   if (existing) {
     reportExistingImage(existing, settings, target.repositoryUri, report)
     return
@@ -270,22 +310,20 @@ async function prepareDestination(
 }
 
 /**
- * Whether docker's login waits until a push needs it. docker needs the
- * login to push, and to build only when the build did not start at once.
- * An early build's run logs in while docker builds when a tag is
- * missing; when every tag is there already (a rerun, usually) only once
- * a push turns out to be needed, so the login does not compete with the
- * build for nothing. keep-login logs in for later steps either way.
+ * When docker logs in. docker needs the login to push, and to build only
+ * when the build did not start at once. An early build's run logs in
+ * while docker builds when the lookup shows a tag missing, and otherwise
+ * (every tag there, a rerun usually) only once a push turns out to be
+ * needed, so the login does not compete with the build for nothing. The
+ * run goes on meanwhile: tagging the image here does not wait for it.
+ * keep-login logs in for later steps either way.
  */
-async function loginWhenPushing(
+function loginTiming(
   settings: Settings,
-  early: EarlyBuild | undefined,
-  pendingLookup: Promise<TagLookup>
-): Promise<boolean> {
-  if (early === undefined || settings.keepLogin) return false
-  if (!settings.push) return true
-  const lookup = await pendingLookup.catch(() => undefined)
-  return lookup !== undefined && settings.tags.every(tag => lookup.get(tag))
+  early: EarlyBuild | undefined
+): 'now' | 'when-a-tag-is-missing' | 'on-push' {
+  if (early === undefined || settings.keepLogin) return 'now'
+  return settings.push ? 'when-a-tag-is-missing' : 'on-push'
 }
 
 /** Builds (or tags the image given, or the early build's) and pushes. */
@@ -299,7 +337,7 @@ async function buildAndPush(
     report
   }: {
     early: EarlyBuild | undefined
-    logInToDocker: () => Promise<unknown>
+    logInToDocker: () => Promise<void>
     report: RunReport
   }
 ): Promise<void> {
@@ -365,18 +403,25 @@ async function tagEarlyBuild(
 ): Promise<{ imageId: string; localTags: Map<string, Promise<void>> }> {
   markPhase('Build')
   const imageId = await early.imageId
-  const lookup = await pendingLookup.catch(() => new Map() as TagLookup)
   const tagHere = (tag: string): Promise<void> =>
     dockerCli.tag(session, imageId, `${repositoryUri}:${tag}`)
 
-  // docker pushes the first tag, unless one is at this image already.
-  const there = tags.some(tag => lookup.get(tag)?.configDigest === imageId)
-  const pushed = there ? undefined : tags[0]
-  const first = pushed === undefined ? Promise.resolve() : tagHere(pushed)
+  // The first tag is the one docker pushes, if it pushes: tagged at once,
+  // while the lookup is still out. The others follow it when docker
+  // pushes, so as not to slow it down, and go at once when it does not
+  // (a tag is at this image already: a rerun).
+  const first = tagHere(tags[0] as string)
+  const rest = pendingLookup
+    .catch(() => new Map() as TagLookup)
+    .then(lookup =>
+      tags.some(tag => lookup.get(tag)?.configDigest === imageId)
+        ? undefined
+        : first
+    )
   const localTags = new Map(
-    tags.map(tag => [
+    tags.map((tag, index) => [
       tag,
-      tag === pushed ? first : first.then(() => tagHere(tag))
+      index === 0 ? first : rest.then(() => tagHere(tag))
     ])
   )
   // Each is awaited: by the push that needs it, and all at the end.
@@ -521,7 +566,7 @@ async function logIn(
   settings: Settings,
   session: dockerCli.DockerSession,
   login: RegistryLogin
-): Promise<RegistryLogin> {
+): Promise<string> {
   if (settings.keepLogin) {
     // Later steps of the job use this login; the post step logs out.
     core.saveState(State.loggedInRegistry, login.registry)
@@ -539,8 +584,7 @@ async function logIn(
   const where = settings.keepLogin
     ? "the job's docker config, until the post step"
     : 'a docker config private to this step'
-  core.info(`Logged in to ${login.registry} in ${where}`)
-  return login
+  return `Logged in to ${login.registry} in ${where}`
 }
 
 async function prepareImage(

@@ -62,9 +62,16 @@ describe('a plain build', () => {
     expect(command).toBeGreaterThan(build)
     expect(built).toBeGreaterThan(command)
     // Everything the run reported while docker built comes after it.
-    for (const group of ['Inputs', 'Repository', 'Login', 'Push']) {
+    for (const group of ['Inputs', 'Repository', 'Push']) {
       expect(log.indexOf(`::group::${group}`)).toBeGreaterThan(end)
     }
+    // docker logged in while it built; the push, which needed it, says so.
+    const push = log.indexOf('::group::Push')
+    const loggedIn = log.indexOf('Logged in to ')
+    expect(loggedIn).toBeGreaterThan(push)
+    expect(log.indexOf('[command]', loggedIn)).toBe(
+      log.search(/\[command\]\S*docker push /)
+    )
     const buildOutput = log.slice(build + '::group::Build'.length, end)
     expect(buildOutput).not.toContain('::group::')
     expect(buildOutput).not.toMatch(/(?:Created|Found) repository/)

@@ -1623,6 +1623,73 @@ describe('a build the entry started before the AWS calls', () => {
     expect(dockerCommands().filter(name => name === 'login')).toHaveLength(1)
   })
 
+  test('a rerun tags the image here before the lookup answers, all tags at once', async () => {
+    existingRepository()
+    registry.store('shop/api', 'v1.2.3', manifestFor(IMAGE_ID))
+    registry.store('shop/api', 'latest', manifestFor(IMAGE_ID))
+    let answer: () => void = () => undefined
+    const answered = new Promise<void>(resolve => {
+      answer = resolve
+    })
+    fetchSpy.mockImplementation(async (...args: Parameters<typeof fetch>) => {
+      await answered
+      return registry.fetch(...args)
+    })
+    const events: string[] = []
+    exec.getExecOutput.mockImplementation(async (_command, args) => {
+      const list = args ?? []
+      if (list[0] === 'tag') {
+        events.push(`start tag ${list[2] ?? ''}`)
+        await new Promise(resolve => setTimeout(resolve, 20))
+        events.push(`end tag ${list[2] ?? ''}`)
+      }
+      return ok('')
+    })
+
+    const running = run(earlyBuild())
+    await new Promise(resolve => setTimeout(resolve, 50))
+    expect(events).toContain(`start tag ${URI}:v1.2.3`)
+    answer()
+    await running
+
+    expect(core.setFailed).not.toHaveBeenCalled()
+    expect(outputs.pushed).toBe('false')
+    // Nothing to push: the second tag did not wait for the first.
+    expect(events.indexOf(`start tag ${URI}:latest`)).toBeLessThan(
+      events.indexOf(`end tag ${URI}:latest`)
+    )
+    expect(events).toHaveLength(4)
+  })
+
+  test('the login made while docker builds is said once', async () => {
+    existingRepository()
+    registry.store('shop/api', 'latest', manifestFor(OTHER_IMAGE))
+
+    await run(earlyBuild())
+
+    expect(core.setFailed).not.toHaveBeenCalled()
+    const said = core.info.mock.calls
+      .map(call => String(call[0]))
+      .filter(line => line.startsWith('Logged in to'))
+    expect(said).toEqual([
+      `Logged in to ${REGISTRY} in a docker config private to this step`
+    ])
+  })
+
+  test('a login that fails while docker builds fails the push, naming docker login', async () => {
+    existingRepository()
+    dockerFailures.login = {
+      exitCode: 1,
+      stderr: 'Error response from daemon: login attempt failed'
+    }
+
+    await run(earlyBuild())
+
+    expect(failureMessage()).toContain('docker login')
+    expect(dockerCommands()).not.toContain('push')
+    expect(privateConfigsLeft()).toEqual([])
+  })
+
   test('push false: no login at all', async () => {
     missingRepository()
     inputs.push = 'false'
