@@ -214,12 +214,10 @@ export async function login(
 
 export async function logout(
   session: DockerSession,
-  registry: string
+  registry: string,
+  deadline: Deadline | undefined = session.limits?.network
 ): Promise<void> {
-  await docker(session, ['logout', registry], {
-    silent: true,
-    deadline: session.limits?.network
-  })
+  await docker(session, ['logout', registry], { silent: true, deadline })
 }
 
 export interface BuildRequest {

@@ -571,6 +571,10 @@ async function logIn(
     // Later steps of the job use this login; the post step logs out.
     core.saveState(State.loggedInRegistry, login.registry)
     core.saveState(State.loggedInDockerConfig, process.env.DOCKER_CONFIG ?? '')
+    core.saveState(
+      State.logoutTimeoutMs,
+      String(seconds(settings.networkTimeout))
+    )
   } else {
     session.configDir = createPrivateDockerConfig(
       userDockerConfigDir(process.env),

@@ -6,6 +6,9 @@ import { removePrivateDockerConfig } from './docker-config.js'
 import { errorMessage } from './errors.js'
 import { State } from './state.js'
 
+// network-timeout's default: the bound when the state holds none.
+const DEFAULT_LOGOUT_MS = 60_000
+
 /**
  * The post step: undoes what the main step left for the job. It runs even
  * when the main step failed or was cancelled, and only ever warns: a
@@ -33,8 +36,14 @@ async function undo(): Promise<void> {
   const registry = core.getState(State.loggedInRegistry)
   if (registry) {
     const configDir = core.getState(State.loggedInDockerConfig) || undefined
+    // A credential helper that waits for a prompt must not hold the job.
+    const saved = Number(core.getState(State.logoutTimeoutMs))
+    const deadline = {
+      ms: Number.isInteger(saved) && saved > 0 ? saved : DEFAULT_LOGOUT_MS,
+      input: 'network-timeout'
+    }
     try {
-      await dockerCli.logout({ configDir }, registry)
+      await dockerCli.logout({ configDir }, registry, deadline)
       core.info(`Logged out of ${registry}`)
     } catch (error) {
       core.warning(`Could not log out of ${registry}: ${errorMessage(error)}`)

@@ -10,5 +10,7 @@ export const State = {
   /** Registry that keep-login left logged in. */
   loggedInRegistry: 'logged-in-registry',
   /** DOCKER_CONFIG of that login ('' for docker's default). */
-  loggedInDockerConfig: 'logged-in-docker-config'
+  loggedInDockerConfig: 'logged-in-docker-config',
+  /** network-timeout in milliseconds, which bounds that logout too. */
+  logoutTimeoutMs: 'logout-timeout-ms'
 } as const

@@ -709,6 +709,7 @@ describe('keep-login', () => {
   test("logs in to the job's config and leaves it for the post step", async () => {
     missingRepository()
     inputs['keep-login'] = 'true'
+    inputs['network-timeout'] = '20'
 
     await run()
 
@@ -717,6 +718,8 @@ describe('keep-login', () => {
     for (const call of dockerRuns) expect(call.configDir).toBe(userDockerDir)
     expect(savedState['logged-in-registry']).toBe(REGISTRY)
     expect(savedState['logged-in-docker-config']).toBe(userDockerDir)
+    // The post step's logout is bounded by the same network-timeout.
+    expect(savedState['logout-timeout-ms']).toBe('20000')
     expect(core.saveState).not.toHaveBeenCalledWith(
       'private-docker-config',
       expect.anything()

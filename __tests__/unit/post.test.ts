@@ -25,7 +25,8 @@ const { createPrivateDockerConfig } = await import('../../src/docker-config.js')
 const STATE = {
   privateConfig: 'STATE_private-docker-config',
   registry: 'STATE_logged-in-registry',
-  dockerConfig: 'STATE_logged-in-docker-config'
+  dockerConfig: 'STATE_logged-in-docker-config',
+  logoutTimeoutMs: 'STATE_logout-timeout-ms'
 }
 const savedDockerConfig = process.env.DOCKER_CONFIG
 
@@ -100,6 +101,31 @@ describe('post', () => {
     expect(exec.getExecOutput.mock.calls[0]?.[2]?.env?.DOCKER_CONFIG).toBe(
       '/home/runner/.docker-job'
     )
+  })
+
+  test('a logout that hangs ends at network-timeout, with a warning', async () => {
+    process.env[STATE.registry] = REGISTRY
+    process.env[STATE.logoutTimeoutMs] = '100'
+    // A credential helper waiting for a prompt; it ends when docker is
+    // stopped, here a little after the deadline.
+    exec.getExecOutput.mockImplementation(
+      () =>
+        new Promise(resolve =>
+          setTimeout(
+            () => resolve({ exitCode: 143, stdout: '', stderr: '' }),
+            400
+          )
+        )
+    )
+
+    await expect(post()).resolves.toBeUndefined()
+
+    expect(core.setFailed).not.toHaveBeenCalled()
+    expect(logged(core.warning)).toBe(
+      `Could not log out of ${REGISTRY}: docker logout did not finish ` +
+        'within 0.1 s (network-timeout) and was stopped'
+    )
+    expect(logged(core.info)).not.toContain('Logged out')
   })
 
   test('a failed logout is only a warning', async () => {
