@@ -1502,6 +1502,25 @@ describe('limits and cancellation', () => {
   })
 })
 
+/**
+ * docker where each tag takes 20 ms and notes its start and end in the
+ * events returned; other commands answer through `other`.
+ */
+function timedTags(
+  other: (args: string[]) => ReturnType<typeof ok> = () => ok('')
+): string[] {
+  const events: string[] = []
+  exec.getExecOutput.mockImplementation(async (_command, args) => {
+    const list = args ?? []
+    if (list[0] !== 'tag') return other(list)
+    events.push(`start tag ${list[2] ?? ''}`)
+    await new Promise(resolve => setTimeout(resolve, 20))
+    events.push(`end tag ${list[2] ?? ''}`)
+    return ok('')
+  })
+  return events
+}
+
 describe('a build the entry started before the AWS calls', () => {
   /** An early build as src/early-build.ts hands it over. */
   function earlyBuild(imageId: Promise<string> = Promise.resolve(IMAGE_ID)) {
@@ -1538,25 +1557,11 @@ describe('a build the entry started before the AWS calls', () => {
 
   test('tags the pushed reference first; push waits only for it', async () => {
     missingRepository()
-    const events: string[] = []
-    exec.getExecOutput.mockImplementation(async (_command, args) => {
-      const list = args ?? []
-      if (list[0] === 'tag') {
-        events.push(`start tag ${list[2] ?? ''}`)
-        await new Promise(resolve => setTimeout(resolve, 20))
-        events.push(`end tag ${list[2] ?? ''}`)
-        return ok('')
-      }
-      if (list[0] === 'push') {
-        events.push(`push ${list[1] ?? ''}`)
-        const digest = registry.store(
-          'shop/api',
-          'v1.2.3',
-          manifestFor(IMAGE_ID)
-        )
-        return ok(pushOutput('v1.2.3', digest))
-      }
-      return ok('')
+    const events = timedTags(list => {
+      if (list[0] !== 'push') return ok('')
+      events.push(`push ${list[1] ?? ''}`)
+      const digest = registry.store('shop/api', 'v1.2.3', manifestFor(IMAGE_ID))
+      return ok(pushOutput('v1.2.3', digest))
     })
 
     await run(earlyBuild())
@@ -1638,16 +1643,7 @@ describe('a build the entry started before the AWS calls', () => {
       await answered
       return registry.fetch(...args)
     })
-    const events: string[] = []
-    exec.getExecOutput.mockImplementation(async (_command, args) => {
-      const list = args ?? []
-      if (list[0] === 'tag') {
-        events.push(`start tag ${list[2] ?? ''}`)
-        await new Promise(resolve => setTimeout(resolve, 20))
-        events.push(`end tag ${list[2] ?? ''}`)
-      }
-      return ok('')
-    })
+    const events = timedTags()
 
     const running = run(earlyBuild())
     await new Promise(resolve => setTimeout(resolve, 50))
