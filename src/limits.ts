@@ -13,7 +13,8 @@ export interface Limits {
   maxAttempts: number
   /**
    * Seconds one network request may take: each AWS call and registry
-   * request, and each docker login, tag or inspect (network-timeout).
+   * request, each docker login, tag or inspect, and the post step's
+   * logout (network-timeout).
    */
   networkTimeout: number
   /** Minutes docker build may take (build-timeout). */
@@ -71,6 +72,9 @@ const SCAN_TIMEOUT: IntegerInput = {
   max: 60,
   unit: 'minutes'
 }
+
+/** network-timeout's default, in seconds. */
+export const DEFAULT_NETWORK_TIMEOUT = NETWORK_TIMEOUT.fallback
 
 /** Reads the limits; an empty input takes its default. */
 export function readLimits(input: (name: string) => string): Limits {

@@ -152,8 +152,7 @@ async function publish(
   // phase that waits for it.
   const dockerLogin = once(() => logIn(settings, session, destination.login))
   const logInToDocker = once(async () => core.info(await dockerLogin()))
-  const timing =
-    !existing || settings.keepLogin ? loginTiming(settings, early) : 'on-push'
+  const timing = loginTiming(settings, early, existing)
   if (timing === 'now') await phase('Login', logInToDocker)
   // While docker builds, once the lookup shows a tag to write.
   const loggingIn =
@@ -320,9 +319,14 @@ async function prepareDestination(
  */
 function loginTiming(
   settings: Settings,
-  early: EarlyBuild | undefined
+  early: EarlyBuild | undefined,
+  existing: ExistingImage | undefined
 ): 'now' | 'when-a-tag-is-missing' | 'on-push' {
-  if (early === undefined || settings.keepLogin) return 'now'
+  if (settings.keepLogin) return 'now'
+  // An image already in the registry is tagged through its API: docker
+  // pushes nothing.
+  if (existing) return 'on-push'
+  if (early === undefined) return 'now'
   return settings.push ? 'when-a-tag-is-missing' : 'on-push'
 }
 
@@ -410,7 +414,7 @@ async function tagEarlyBuild(
   // while the lookup is still out. The others follow it when docker
   // pushes, so as not to slow it down, and go at once when it does not
   // (a tag is at this image already: a rerun).
-  const first = tagHere(tags[0] as string)
+  const first = tags[0] === undefined ? Promise.resolve() : tagHere(tags[0])
   const rest = pendingLookup
     .catch(() => new Map() as TagLookup)
     .then(lookup =>

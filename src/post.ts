@@ -4,10 +4,8 @@ import { existsSync } from 'node:fs'
 import * as dockerCli from './docker.js'
 import { removePrivateDockerConfig } from './docker-config.js'
 import { errorMessage } from './errors.js'
+import { DEFAULT_NETWORK_TIMEOUT, seconds } from './limits.js'
 import { State } from './state.js'
-
-// network-timeout's default: the bound when the state holds none.
-const DEFAULT_LOGOUT_MS = 60_000
 
 /**
  * The post step: undoes what the main step left for the job. It runs even
@@ -39,7 +37,10 @@ async function undo(): Promise<void> {
     // A credential helper that waits for a prompt must not hold the job.
     const saved = Number(core.getState(State.logoutTimeoutMs))
     const deadline = {
-      ms: Number.isInteger(saved) && saved > 0 ? saved : DEFAULT_LOGOUT_MS,
+      ms:
+        Number.isInteger(saved) && saved > 0
+          ? saved
+          : seconds(DEFAULT_NETWORK_TIMEOUT),
       input: 'network-timeout'
     }
     try {

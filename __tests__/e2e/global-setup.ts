@@ -1,14 +1,15 @@
 /**
- * Global setup of the e2e project. The e2e tests build and tag images in the engine they share with
- * everything else on the machine. Left there, they pile up run after run,
- * and the legacy builder's cache lookup, which goes through every image,
- * slows down with them: with a thousand images in the engine, a cached
- * build of a two-line Dockerfile took 2.5 times as long as with fifteen. This setup notes the images there are and leaves
- * the teardown (global-teardown.ts) a function that removes the tags in the
- * tests' own namespaces and the untagged images the run left behind,
+ * Global setup of the e2e project. The e2e tests build and tag images in
+ * the engine they share with everything else on the machine. Left there,
+ * they pile up run after run, and the legacy builder's cache lookup, which
+ * goes through every image, slows down with them: with a thousand images
+ * in the engine, a cached build of a two-line Dockerfile took 2.5 times as
+ * long as with fifteen. This setup notes the images there are and leaves
+ * the teardown (global-teardown.ts) a function that removes the tags in
+ * the tests' own namespaces and the untagged images the run left behind,
  * nothing else. Jest loads the two files apart, without this project's
- * module mapping, so they share the function through globalThis instead of
- * an import.
+ * module mapping, so they share the function through globalThis instead
+ * of an import.
  */
 import { spawnSync } from 'node:child_process'
 
@@ -93,9 +94,10 @@ export function removeTestImages(before: ReadonlySet<string>): {
   }
 }
 
-function removeAll(references: string[]): void {
-  for (let at = 0; at < references.length; at += 100) {
-    spawnSync('docker', ['image', 'rm', ...references.slice(at, at + 100)])
+/** docker image rm, a hundred references or IDs at a time. */
+function removeAll(names: string[]): void {
+  for (let at = 0; at < names.length; at += 100) {
+    spawnSync('docker', ['image', 'rm', ...names.slice(at, at + 100)])
   }
 }
 
