@@ -1,4 +1,5 @@
 import * as core from '@actions/core'
+import { rmSync } from 'node:fs'
 import { constants } from 'node:os'
 import path from 'node:path'
 
@@ -28,6 +29,8 @@ const DOCKER_GRACE_MS = 3000
 interface Cancellation {
   phase: string | undefined
   signal: NodeJS.Signals | undefined
+  /** Directories in use that the step would remove when done. */
+  scratch?: Set<string>
 }
 const SHARED = Symbol.for('ecr-push-action.cancellation')
 const shared = globalThis as { [SHARED]?: Cancellation }
@@ -35,6 +38,17 @@ const state: Cancellation = (shared[SHARED] ??= {
   phase: undefined,
   signal: undefined
 })
+
+/**
+ * Notes a directory the step removes itself when done, so that a
+ * cancellation, which ends the step before that, removes it too. The
+ * returned function forgets it again.
+ */
+export function removedOnCancel(dir: string): () => void {
+  const scratch = (state.scratch ??= new Set())
+  scratch.add(dir)
+  return () => void scratch.delete(dir)
+}
 
 /** True once a signal came: the step is on its way out. */
 export function isCancelled(): boolean {
@@ -137,6 +151,14 @@ export async function cancel(
     )
   }
   await stopping.catch(() => undefined)
+  // Once docker is stopped, nothing writes there any more.
+  for (const dir of state.scratch ?? []) {
+    try {
+      rmSync(dir, { recursive: true, force: true })
+    } catch (error) {
+      core.warning(`Could not remove ${dir}: ${errorMessage(error)}`)
+    }
+  }
 
   const stopped = dockerCommands(running)
   done.unshift(
@@ -165,4 +187,5 @@ function dockerCommands(running: ProcessEntry[]): string[] {
 export function resetCancellation(): void {
   state.signal = undefined
   state.phase = undefined
+  state.scratch?.clear()
 }

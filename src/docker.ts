@@ -5,7 +5,7 @@ import os from 'node:os'
 import path from 'node:path'
 import type { Writable } from 'node:stream'
 
-import { isCancelled } from './cancel.js'
+import { isCancelled, removedOnCancel } from './cancel.js'
 import {
   DeadlineExceeded,
   STOP_GRACE_MS,
@@ -259,16 +259,22 @@ export function sourceArguments(
 /**
  * Runs `use` with the path of a file in a directory of its own, for a
  * result docker writes there (an image ID, buildx metadata), and removes
- * the directory afterwards, whatever happened.
+ * the directory afterwards, whatever happened: a cancellation removes it
+ * too. It is under RUNNER_TEMP, which the runner empties after the job,
+ * so that not even a step killed outright leaves it behind.
  */
 export async function withResultFile<T>(
   name: string,
   use: (file: string) => Promise<T>
 ): Promise<T> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'ecr-push-result-'))
+  const dir = mkdtempSync(
+    path.join(process.env.RUNNER_TEMP || os.tmpdir(), 'ecr-push-result-')
+  )
+  const forget = removedOnCancel(dir)
   try {
     return await use(path.join(dir, name))
   } finally {
+    forget()
     rmSync(dir, { recursive: true, force: true })
   }
 }

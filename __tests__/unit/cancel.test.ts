@@ -7,7 +7,11 @@ import {
   test
 } from '@jest/globals'
 
+import { existsSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+
 import { core, logged, resetCore } from '../fixtures/core.js'
+import { removeTempDirs, tempDir } from '../fixtures/tmp.js'
 
 jest.unstable_mockModule('@actions/core', () => core)
 
@@ -16,6 +20,7 @@ const {
   isCancelled,
   markPhase,
   phase,
+  removedOnCancel,
   resetCancellation,
   watchForCancellation
 } = await import('../../src/cancel.js')
@@ -51,7 +56,10 @@ beforeEach(() => {
   resetCore()
   resetCancellation()
 })
-afterEach(resetCancellation)
+afterEach(() => {
+  resetCancellation()
+  removeTempDirs()
+})
 
 describe('cancel', () => {
   test('SIGTERM mid-push: docker stopped, config removed, failed, exit 143', async () => {
@@ -70,6 +78,24 @@ describe('cancel', () => {
         'and removed the private docker config.'
     )
     expect(isCancelled()).toBe(true)
+  })
+
+  test('directories in use go once docker is stopped; forgotten ones stay', async () => {
+    const { fake, calls } = effects()
+    const inUse = tempDir('ecr-push-result-')
+    writeFileSync(path.join(inUse, 'image-id'), '')
+    const done = tempDir('ecr-push-result-')
+    removedOnCancel(inUse)
+    removedOnCancel(done)()
+    fake.stop.mockImplementation(async () => {
+      calls.push(`stop, ${existsSync(inUse) ? 'still there' : 'gone'}`)
+    })
+
+    await cancel('SIGINT', () => undefined, fake)
+
+    expect(calls).toEqual(['stop, still there', 'exit 130'])
+    expect(existsSync(inUse)).toBe(false)
+    expect(existsSync(done)).toBe(true)
   })
 
   test('SIGINT before any docker call: exit 130', async () => {

@@ -20,6 +20,7 @@ import {
 } from '../fixtures/docker-output.js'
 import { dockerCalls, exec, failed, ok } from '../fixtures/exec.js'
 import { rejection } from '../fixtures/rejection.js'
+import { removeTempDirs, tempDir } from '../fixtures/tmp.js'
 
 jest.unstable_mockModule('@actions/core', () => core)
 jest.unstable_mockModule('@actions/exec', () => exec)
@@ -31,6 +32,7 @@ const URI = `${REGISTRY}/shop/api`
 const PRIVATE = { configDir: '/runner/temp/ecr-push-1234' }
 const JOB = { configDir: undefined }
 const savedDockerConfig = process.env.DOCKER_CONFIG
+const savedRunnerTemp = process.env.RUNNER_TEMP
 
 beforeEach(() => {
   resetCore()
@@ -42,6 +44,9 @@ beforeEach(() => {
 afterEach(() => {
   if (savedDockerConfig === undefined) delete process.env.DOCKER_CONFIG
   else process.env.DOCKER_CONFIG = savedDockerConfig
+  if (savedRunnerTemp === undefined) delete process.env.RUNNER_TEMP
+  else process.env.RUNNER_TEMP = savedRunnerTemp
+  removeTempDirs()
 })
 
 function options(index = 0) {
@@ -321,12 +326,15 @@ describe('build', () => {
 
   test('returns the image ID docker wrote, and removes its file', async () => {
     writeIdFile(IMAGE_ID)
+    const runnerTemp = tempDir('ecr-push-runner-temp-')
+    process.env.RUNNER_TEMP = runnerTemp
 
     await expect(dockerCli.build(PRIVATE, request)).resolves.toBe(IMAGE_ID)
 
     const args = dockerCalls()[0] ?? []
     const idFile = args[args.indexOf('--iidfile') + 1] ?? ''
-    expect(path.isAbsolute(idFile)).toBe(true)
+    // Under RUNNER_TEMP, which the runner empties even after a killed step.
+    expect(path.dirname(path.dirname(idFile))).toBe(runnerTemp)
     expect(existsSync(path.dirname(idFile))).toBe(false)
     expect(options().env?.DOCKER_CONFIG).toBe(PRIVATE.configDir)
     expect(options().silent).toBe(false)
