@@ -1,14 +1,14 @@
 // The bundled action against the local ECR, run as the runner runs it, with
 // every result checked where it lives: the registry, the ECR API, the
 // output and summary files, and the docker configs afterwards.
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { beforeAll, describe, expect, it } from '@jest/globals'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
-import { runAction, type ActionRun } from './harness.js'
-import { ensureLocalEcr } from './local-ecr.js'
+import type { ActionRun } from './harness.js'
+import { actionRuns } from './runs.js'
 import { getBlob, getManifest, listTags, localEcr } from './registry-client.js'
 import {
   describeRepository,
@@ -19,20 +19,14 @@ import {
   withoutMasks
 } from './tools.js'
 
-const runs: ActionRun[] = []
-async function act(
+const runAction = actionRuns()
+
+function act(
   inputs: Record<string, string>,
   options: { cwd?: string; env?: Record<string, string>; runPost?: boolean }
 ): Promise<ActionRun> {
-  const result = await runAction({ inputs, ...options })
-  runs.push(result)
-  return result
+  return runAction({ inputs, ...options })
 }
-
-beforeAll(ensureLocalEcr, 15 * 60_000)
-afterAll(async () => {
-  await Promise.all(runs.map(result => result.cleanup()))
-})
 
 /** The job's docker config: a directory of its own per test. */
 async function jobDockerConfig(): Promise<string> {

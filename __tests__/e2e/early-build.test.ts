@@ -1,18 +1,10 @@
 // A plain build starts before the AWS SDK is loaded; the repository,
 // token and login are prepared meanwhile and reported after the build's
 // output. The bundled action, run as the runner runs it.
-import {
-  afterAll,
-  afterEach,
-  beforeAll,
-  describe,
-  expect,
-  it
-} from '@jest/globals'
+import { afterEach, describe, expect, it } from '@jest/globals'
 
 import { startFaultProxy, type FaultProxy } from './fault-proxy.js'
-import { runAction, type ActionRun, type RunActionOptions } from './harness.js'
-import { ensureLocalEcr } from './local-ecr.js'
+import { actionRuns, outcome } from './runs.js'
 import { listTags, localEcr } from './registry-client.js'
 import {
   actionPid,
@@ -22,28 +14,13 @@ import {
   withoutMasks
 } from './tools.js'
 
-const runs: ActionRun[] = []
+const act = actionRuns()
 let proxy: FaultProxy | undefined
 
-beforeAll(ensureLocalEcr, 15 * 60_000)
 afterEach(async () => {
   await proxy?.close()
   proxy = undefined
 })
-afterAll(async () => {
-  await Promise.all(runs.map(result => result.cleanup()))
-})
-
-async function act(options: RunActionOptions): Promise<ActionRun> {
-  const result = await runAction(options)
-  runs.push(result)
-  return result
-}
-
-/** The run's log and outcome together, so a failure shows the log. */
-function outcome(result: ActionRun) {
-  return { exitCode: result.exitCode, log: withoutMasks(result.stdout) }
-}
 
 describe('a plain build', () => {
   it('starts first and its output is never mixed with the rest', async () => {

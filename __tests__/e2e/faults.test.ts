@@ -2,14 +2,7 @@
 // (a proxy in front of the local registry injects it), an AWS API that is
 // down, slow or goes away mid-run, proxies in the environment, and a
 // cancellation mid-build and mid-push.
-import {
-  afterAll,
-  afterEach,
-  beforeAll,
-  describe,
-  expect,
-  it
-} from '@jest/globals'
+import { afterEach, describe, expect, it } from '@jest/globals'
 import { readdirSync } from 'node:fs'
 import http from 'node:http'
 
@@ -25,45 +18,24 @@ import {
   type FaultProxy,
   type FaultRule
 } from './fault-proxy.js'
-import { runAction, type ActionRun, type RunActionOptions } from './harness.js'
-import { ensureLocalEcr } from './local-ecr.js'
+import type { ActionRun } from './harness.js'
+import { actionRuns, outcome } from './runs.js'
 import { getManifest, listTags, localEcr } from './registry-client.js'
-import {
-  actionPid,
-  makeApp,
-  processesMentioning,
-  unique,
-  withoutMasks
-} from './tools.js'
+import { actionPid, makeApp, processesMentioning, unique } from './tools.js'
 
-const runs: ActionRun[] = []
+const act = actionRuns()
 const servers: Running[] = []
 let proxy: FaultProxy | undefined
 
-beforeAll(ensureLocalEcr, 15 * 60_000)
 afterEach(async () => {
   await proxy?.close()
   proxy = undefined
   await Promise.all(servers.splice(0).map(server => server.close()))
 })
-afterAll(async () => {
-  await Promise.all(runs.map(result => result.cleanup()))
-})
-
-async function act(options: RunActionOptions): Promise<ActionRun> {
-  const result = await runAction(options)
-  runs.push(result)
-  return result
-}
 
 async function faultProxy(rules: FaultRule[]): Promise<FaultProxy> {
   proxy = await startFaultProxy(rules)
   return proxy
-}
-
-/** The run's log and outcome together, so a failure shows the log. */
-function outcome(result: ActionRun) {
-  return { exitCode: result.exitCode, log: withoutMasks(result.stdout) }
 }
 
 function retryWarnings(result: ActionRun, what: string): string[] {

@@ -4,14 +4,18 @@
  * they pile up run after run, and the legacy builder's cache lookup, which
  * goes through every image, slows down with them: with a thousand images
  * in the engine, a cached build of a two-line Dockerfile took 2.5 times as
- * long as with fifteen. This setup notes the images there are and leaves
- * the teardown (global-teardown.ts) a function that removes the tags in
- * the tests' own namespaces and the untagged images the run left behind,
+ * long as with fifteen. This setup notes the images there are, and the
+ * temporary directories, and leaves the teardown (global-teardown.ts) a
+ * function that removes the tags in the tests' own namespaces, the
+ * untagged images the run left behind and the test directories it made,
  * nothing else. Jest loads the two files apart, without this project's
  * module mapping, so they share the function through globalThis instead
  * of an import.
  */
 import { spawnSync } from 'node:child_process'
+import { readdirSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 
 export interface EngineImage {
   /** The full image ID. */
@@ -101,12 +105,44 @@ function removeAll(names: string[]): void {
   }
 }
 
+/**
+ * The temporary directories the tests make (workspaces, docker configs,
+ * stand-in programs) all start so; the run's own are those that were not
+ * there before it.
+ */
+const TEST_DIR = /^ecr-push-e2e-/
+
+export function testDirsToRemove(
+  before: ReadonlySet<string>,
+  now: string[]
+): string[] {
+  return now.filter(name => TEST_DIR.test(name) && !before.has(name))
+}
+
+function removeTestDirs(before: ReadonlySet<string>): number {
+  const names = testDirsToRemove(before, readdirSync(tmpdir()))
+  for (const name of names) {
+    rmSync(join(tmpdir(), name), { recursive: true, force: true })
+  }
+  return names.length
+}
+
+/** What the teardown reports: images removed and left, directories removed. */
+export interface Removed {
+  removed: number
+  left: number
+  dirs: number
+}
+
 /** Where the setup leaves the teardown its work. */
 export const TEARDOWN = Symbol.for('ecr-push-action.e2e-teardown')
 
-/** Notes the engine's images before any e2e test builds one. */
+/** Notes the engine's images and the temporary directories before any test. */
 export default function globalSetup(): void {
-  const before = new Set(listImages().map(image => image.id))
-  ;(globalThis as Record<symbol, unknown>)[TEARDOWN] = () =>
-    removeTestImages(before)
+  const images = new Set(listImages().map(image => image.id))
+  const dirs = new Set(readdirSync(tmpdir()))
+  ;(globalThis as Record<symbol, unknown>)[TEARDOWN] = (): Removed => ({
+    ...removeTestImages(images),
+    dirs: removeTestDirs(dirs)
+  })
 }

@@ -1,22 +1,17 @@
 // What a CI step people trust must also get right: a matrix of jobs racing
 // on one new repository, and the registry password never reaching an
 // argument list, a log, an output or a file that outlives the step.
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { describe, expect, it } from '@jest/globals'
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { chmod, mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 
-import { runAction, type ActionRun } from './harness.js'
-import { ensureLocalEcr } from './local-ecr.js'
+import { actionRuns } from './runs.js'
 import { getManifest, listTags, localEcr } from './registry-client.js'
 import { makeApp, run, unique, withoutMasks } from './tools.js'
 
-const runs: ActionRun[] = []
-beforeAll(ensureLocalEcr, 15 * 60_000)
-afterAll(async () => {
-  await Promise.all(runs.map(result => result.cleanup()))
-})
+const runAction = actionRuns()
 
 describe('parallel jobs on one new repository', () => {
   const jobs = 6
@@ -36,7 +31,6 @@ describe('parallel jobs on one new repository', () => {
         })
       )
     )
-    runs.push(...results)
 
     for (const result of results) {
       expect({ exitCode: result.exitCode, log: result.stdout }).toMatchObject({
@@ -112,7 +106,6 @@ describe('the registry password', () => {
           DOCKER_CONFIG: jobDockerConfig
         }
       })
-      runs.push(result)
       expect(result.exitCode).toBe(exitCode)
 
       const recorded = readFileSync(docker.log, 'utf8')

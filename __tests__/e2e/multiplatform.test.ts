@@ -4,15 +4,15 @@
 // registry API: a config that says linux/arm64, a layer and a manifest,
 // just what a build job on an arm64 runner would have pushed. What the
 // merge wrote is read back from the registry, never taken from the log.
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { beforeAll, describe, expect, it } from '@jest/globals'
 import { createHash } from 'node:crypto'
 import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
 
-import { runAction, type ActionRun } from './harness.js'
-import { ensureLocalEcr } from './local-ecr.js'
+import type { ActionRun } from './harness.js'
+import { actionRuns } from './runs.js'
 import {
   getBlob,
   getManifest,
@@ -41,20 +41,11 @@ interface IndexBody {
 const uniqueName = (what: string): string =>
   `e2e/multi-${what}-${Date.now()}-${Math.random().toString(36).slice(2, 6)}`
 
-const runs: ActionRun[] = []
-async function act(
-  inputs: Record<string, string>,
-  cwd: string
-): Promise<ActionRun> {
-  const result = await runAction({ inputs, cwd })
-  runs.push(result)
-  return result
-}
+const runAction = actionRuns()
 
-beforeAll(ensureLocalEcr, 15 * 60_000)
-afterAll(async () => {
-  await Promise.all(runs.map(result => result.cleanup()))
-})
+function act(inputs: Record<string, string>, cwd: string): Promise<ActionRun> {
+  return runAction({ inputs, cwd })
+}
 
 const sha256 = (data: Buffer): string =>
   `sha256:${createHash('sha256').update(data).digest('hex')}`

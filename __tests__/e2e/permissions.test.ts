@@ -2,29 +2,23 @@
 // credentials are comes from STS, the role's path from IAM, and a
 // simulator that cannot answer leaves every action unknown, with a
 // warning, and the run goes on. The policy outputs are always there.
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { beforeAll, describe, expect, it } from '@jest/globals'
 import { CreateRoleCommand, IAMClient } from '@aws-sdk/client-iam'
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts'
 
-import { runAction, type ActionRun } from './harness.js'
-import { ensureLocalEcr } from './local-ecr.js'
+import type { ActionRun } from './harness.js'
+import { actionRuns } from './runs.js'
 import { localEcr } from './registry-client.js'
 import { makeApp, unique } from './tools.js'
 
-const runs: ActionRun[] = []
+const runAction = actionRuns()
+
 async function act(
   inputs: Record<string, string>,
   env: Record<string, string> = {}
 ): Promise<ActionRun> {
-  const result = await runAction({ inputs, cwd: await makeApp(), env })
-  runs.push(result)
-  return result
+  return runAction({ inputs, cwd: await makeApp(), env })
 }
-
-beforeAll(ensureLocalEcr, 15 * 60_000)
-afterAll(async () => {
-  await Promise.all(runs.map(result => result.cleanup()))
-})
 
 function account(): string {
   return process.env.LOCAL_ECR_ACCOUNT ?? '123456789012'

@@ -7,13 +7,13 @@ import {
   ECRPUBLICClient,
   GetRepositoryCatalogDataCommand
 } from '@aws-sdk/client-ecr-public'
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { beforeAll, describe, expect, it } from '@jest/globals'
 import { existsSync, readFileSync } from 'node:fs'
 import { request } from 'node:https'
 import { join } from 'node:path'
 
-import { runAction, type ActionRun } from './harness.js'
-import { ensureLocalEcr } from './local-ecr.js'
+import type { ActionRun } from './harness.js'
+import { actionRuns } from './runs.js'
 import {
   loggedInDockerConfig,
   makeApp,
@@ -22,20 +22,14 @@ import {
   withoutMasks
 } from './tools.js'
 
-const runs: ActionRun[] = []
+const runAction = actionRuns()
+
 async function act(
   inputs: Record<string, string>,
   cwd?: string
 ): Promise<ActionRun> {
-  const result = await runAction({ inputs, cwd: cwd ?? (await makeApp()) })
-  runs.push(result)
-  return result
+  return runAction({ inputs, cwd: cwd ?? (await makeApp()) })
 }
-
-beforeAll(ensureLocalEcr, 15 * 60_000)
-afterAll(async () => {
-  await Promise.all(runs.map(result => result.cleanup()))
-})
 
 function env(name: string): string {
   const value = process.env[name]

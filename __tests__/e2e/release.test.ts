@@ -3,13 +3,13 @@
 // every test checks what the registry holds afterwards (tags, manifest
 // digests, and the write requests in its access log), not only what the
 // action said.
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { beforeAll, describe, expect, it } from '@jest/globals'
 import { mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
-import { runAction, type ActionRun } from './harness.js'
-import { ensureLocalEcr } from './local-ecr.js'
+import type { ActionRun } from './harness.js'
+import { actionRuns } from './runs.js'
 import {
   getBlob,
   getManifest,
@@ -28,20 +28,14 @@ const DOCKER_COMMAND = /\[command\]\S*docker (login|build|push|tag|pull)\b/
 const uniqueName = (what: string): string =>
   `e2e/release-${what}-${Date.now()}-${Math.random().toString(36).slice(2, 6)}`
 
-const runs: ActionRun[] = []
-async function act(
+const runAction = actionRuns()
+
+function act(
   inputs: Record<string, string>,
   options: { cwd: string; env?: Record<string, string> }
 ): Promise<ActionRun> {
-  const result = await runAction({ inputs, ...options })
-  runs.push(result)
-  return result
+  return runAction({ inputs, ...options })
 }
-
-beforeAll(ensureLocalEcr, 15 * 60_000)
-afterAll(async () => {
-  await Promise.all(runs.map(result => result.cleanup()))
-})
 
 /** Every tag in the repository, with the manifest digest it resolves to. */
 async function tagDigests(repository: string): Promise<Record<string, string>> {

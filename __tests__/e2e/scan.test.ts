@@ -4,23 +4,17 @@
 // ImageNotFoundException: the gate must say so at once and fail, after
 // the outputs are set, instead of waiting out scan-timeout. Without a
 // threshold the scan is never asked for.
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { beforeAll, describe, expect, it } from '@jest/globals'
 
-import { runAction, type ActionRun } from './harness.js'
-import { ensureLocalEcr } from './local-ecr.js'
+import type { ActionRun } from './harness.js'
+import { actionRuns } from './runs.js'
 import { makeApp, unique } from './tools.js'
 
-const runs: ActionRun[] = []
-async function act(inputs: Record<string, string>): Promise<ActionRun> {
-  const result = await runAction({ inputs, cwd: await makeApp() })
-  runs.push(result)
-  return result
-}
+const runAction = actionRuns()
 
-beforeAll(ensureLocalEcr, 15 * 60_000)
-afterAll(async () => {
-  await Promise.all(runs.map(result => result.cleanup()))
-})
+async function act(inputs: Record<string, string>): Promise<ActionRun> {
+  return runAction({ inputs, cwd: await makeApp() })
+}
 
 describe('fail-on-severity against the local ECR', () => {
   const repository = `e2e/scan-${unique()}/api`

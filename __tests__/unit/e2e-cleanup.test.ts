@@ -1,7 +1,11 @@
 import { describe, expect, it } from '@jest/globals'
-import { isTestReference, testImagesToRemove } from '../e2e/global-setup.js'
+import {
+  isTestReference,
+  testDirsToRemove,
+  testImagesToRemove
+} from '../e2e/global-setup.js'
 
-describe('what the e2e run removes from the engine', () => {
+describe('what the e2e run removes after itself', () => {
   it('takes the tests’ own namespaces on any registry host', () => {
     for (const reference of [
       '123456789012.dkr.ecr.us-east-1.amazonaws.com/e2e/shop-1:latest',
@@ -43,5 +47,18 @@ describe('what the e2e run removes from the engine', () => {
       ],
       ids: ['sha256:new']
     })
+  })
+
+  it('removes the test directories the run made, and no other', () => {
+    expect(
+      testDirsToRemove(new Set(['ecr-push-e2e-old1']), [
+        'ecr-push-e2e-old1',
+        'ecr-push-e2e-new2',
+        'ecr-push-e2e-job-docker-new3',
+        'ecr-push-result-x4',
+        'local-ecr-test-y5',
+        'systemd-private-z6'
+      ])
+    ).toEqual(['ecr-push-e2e-new2', 'ecr-push-e2e-job-docker-new3'])
   })
 })
