@@ -86,14 +86,15 @@ export function removeTestImages(before: ReadonlySet<string>): {
   removed: number
   left: number
 } {
-  const added = (): number =>
-    listImages().filter(image => !before.has(image.id)).length
-  const addedAtStart = added()
-  removeAll(testImagesToRemove(before, listImages()).references)
+  const added = (images: EngineImage[]): number =>
+    images.filter(image => !before.has(image.id)).length
+  const start = listImages()
+  removeAll(testImagesToRemove(before, start).references)
   removeAll(testImagesToRemove(before, listImages()).ids)
-  const remaining = testImagesToRemove(before, listImages())
+  const end = listImages()
+  const remaining = testImagesToRemove(before, end)
   return {
-    removed: addedAtStart - added(),
+    removed: added(start) - added(end),
     left: remaining.references.length + remaining.ids.length
   }
 }
