@@ -1,11 +1,8 @@
 import * as core from '@actions/core'
-import {
-  GetAuthorizationTokenCommand,
-  type ECRClient
-} from '@aws-sdk/client-ecr'
 
 import { ActionError } from './errors.js'
 import { explainDenial } from './policy.js'
+import { ecrClientOf, loadSdk, type EcrSource } from './sdk-loader.js'
 
 /** Credentials for one registry; the password is masked already. */
 export interface RegistryLogin {
@@ -21,10 +18,12 @@ export interface RegistryLogin {
  * it are masked the moment they exist, before anything could print them.
  */
 export async function getRegistryLogin(
-  ecr: ECRClient,
+  ecr: EcrSource,
   registryId: string | undefined
 ): Promise<RegistryLogin> {
-  const response = await ecr
+  const { GetAuthorizationTokenCommand } = await loadSdk()
+  const client = await ecrClientOf(ecr)
+  const response = await client
     .send(
       new GetAuthorizationTokenCommand(
         // registryIds is deprecated in the API, but still the only way to

@@ -9,8 +9,9 @@ import {
   proxyFor,
   redact
 } from './proxy.js'
+import { USER_AGENT } from './user-agent.js'
 
-export const USER_AGENT = 'ecr-push-action'
+export { USER_AGENT }
 
 /** What every AWS client of a run shares: how often and how long it tries. */
 export interface NetworkSettings {

@@ -21,7 +21,7 @@ import type {
 
 import type { RegistryLogin } from './auth.js'
 import { decodeLogin } from './auth.js'
-import { awsClientConfig, type NetworkSettings } from './aws.js'
+import type { NetworkSettings } from './aws.js'
 import { ActionError, awsErrorName, errorMessage } from './errors.js'
 import type { PublicCatalog, Settings } from './inputs.js'
 import {
@@ -31,6 +31,7 @@ import {
   publicRepositoryArn
 } from './policy.js'
 import { refuseMissing, type RepositoryState } from './repository.js'
+import { loadSdk } from './sdk-loader.js'
 
 /** The one region ECR Public's API and login answer in. */
 export const ECR_PUBLIC_REGION = 'us-east-1'
@@ -63,9 +64,10 @@ type PublicSettings = Pick<
 export async function createEcrPublicClient(
   network: NetworkSettings
 ): Promise<EcrPublic> {
-  const sdk = await import('@aws-sdk/client-ecr-public')
+  const aws = await loadSdk()
+  const sdk = await aws.loadEcrPublic()
   const client = new sdk.ECRPUBLICClient(
-    awsClientConfig(ECR_PUBLIC_REGION, network)
+    aws.awsClientConfig(ECR_PUBLIC_REGION, network)
   )
   return { sdk, client }
 }

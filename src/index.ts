@@ -3,8 +3,10 @@ import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 
 import { markPhase, watchForCancellation } from './cancel.js'
+import { startDirectCalls, type DirectCalls } from './direct-ecr.js'
 import { releaseEarlyBuildOutput, startEarlyBuild } from './early-build.js'
 import { errorMessage } from './errors.js'
+import { readInputs } from './inputs.js'
 import type { run as runMain } from './main.js'
 import { post } from './post.js'
 import { State } from './state.js'
@@ -13,9 +15,10 @@ import { State } from './state.js'
 // runner hands to the post step of the same action.
 //
 // dist/index.js is small on purpose: the post step needs nothing more,
-// and the main step starts the build from here, before it loads the rest
-// (dist/main/index.js: the AWS SDK and everything after the inputs),
-// which takes a Node process longer than starting docker does.
+// and the main step starts the build and asks ECR for the token and the
+// repository from here (src/direct-ecr.ts), before it loads the rest
+// (dist/main/index.js), which takes a Node process longer than starting
+// docker does.
 try {
   if (core.getState(State.isPost)) {
     await post()
@@ -27,12 +30,13 @@ try {
       releaseEarlyBuildOutput()
       return undefined
     })
+    const direct = directCalls()
     const early = await startEarlyBuild()
     if (early) markPhase('Build')
     const { run } = await loadMain()
     // run() watches from its first line on; this watch ends only then,
     // since a signal that came while no listener was left would be lost.
-    const running = run(early)
+    const running = run(early, direct)
     stopWatching()
     await running
   }
@@ -40,6 +44,23 @@ try {
   // Nothing above should throw (run and post report their own failures);
   // this keeps a minified stack trace out of the log if something does.
   core.setFailed(`ecr-push-action stopped unexpectedly: ${errorMessage(error)}`)
+}
+
+/**
+ * The token and the repository, asked for now when the inputs are good;
+ * with bad ones nothing is asked, and the main step says what is wrong.
+ */
+function directCalls(): DirectCalls | undefined {
+  try {
+    const settings = readInputs(
+      name => core.getInput(name),
+      process.env,
+      process.cwd()
+    )
+    return startDirectCalls(settings)
+  } catch {
+    return undefined
+  }
 }
 
 async function loadMain(): Promise<{ run: typeof runMain }> {

@@ -2,7 +2,6 @@ import * as core from '@actions/core'
 import os from 'node:os'
 
 import type { RegistryLogin } from './auth.js'
-import { awsClientConfig, createEcrClient } from './aws.js'
 import { buildx, immutableCacheTag, useBuildx } from './buildx.js'
 import {
   isCancelled,
@@ -16,6 +15,7 @@ import {
   removePrivateDockerConfig,
   userDockerConfigDir
 } from './docker-config.js'
+import type { DirectCalls } from './direct-ecr.js'
 import type { EarlyBuild } from './early-build.js'
 import { AccessDeniedError, errorMessage } from './errors.js'
 import {
@@ -55,6 +55,7 @@ import { RegistryClient } from './registry.js'
 import { openRegistry } from './registry-type.js'
 import { retryPolicy, sleep } from './retry.js'
 import { gateFailure, waitForScan } from './scan.js'
+import { lazyEcrClient, loadSdk } from './sdk-loader.js'
 import { State } from './state.js'
 import { writeSummary, type RunReport } from './summary.js'
 
@@ -62,9 +63,13 @@ import { writeSummary, type RunReport } from './summary.js'
  * The main step: inputs, repository, login, build, push, report. This is
  * the one place that fails the step; every phase throws errors already
  * written for the log. `early` is the build the entry started before
- * loading this (src/early-build.ts), when it could.
+ * loading this (src/early-build.ts), when it could; `direct` the token
+ * and repository lookup it asked ECR for (src/direct-ecr.ts).
  */
-export async function run(early?: EarlyBuild): Promise<void> {
+export async function run(
+  early?: EarlyBuild,
+  direct?: DirectCalls
+): Promise<void> {
   const report: RunReport = { repository: core.getInput('repository') }
   const session: dockerCli.DockerSession = { configDir: undefined }
   // A cancellation ends the step from the signal handler, so it removes
@@ -80,7 +85,7 @@ export async function run(early?: EarlyBuild): Promise<void> {
     registryId = settings.registryId
     report.region = settings.region
     session.limits = dockerCli.dockerLimits(settings)
-    await publish(settings, session, report, early)
+    await publish(settings, session, report, early, direct)
     await checkVulnerabilities(settings, report)
   } catch (error) {
     // A cancellation fails the step from its signal handler, which ends
@@ -136,9 +141,15 @@ async function publish(
   settings: Settings,
   session: dockerCli.DockerSession,
   report: RunReport,
-  early: EarlyBuild | undefined
+  early: EarlyBuild | undefined,
+  direct: DirectCalls | undefined
 ): Promise<void> {
-  const destination = await prepareDestination(settings, session, report)
+  const destination = await prepareDestination(
+    settings,
+    session,
+    report,
+    direct
+  )
   const { registry, pendingLookup, target } = destination
 
   // Promotion, reuse and merging only write manifests through the
@@ -233,11 +244,12 @@ interface Destination {
 async function prepareDestination(
   settings: Settings,
   session: dockerCli.DockerSession,
-  report: RunReport
+  report: RunReport,
+  direct: DirectCalls | undefined
 ): Promise<Destination> {
   // The token does not depend on the repository: ask for both at once,
   // so that both are there one round trip after the inputs are read.
-  const registryWay = openRegistry(settings)
+  const registryWay = openRegistry(settings, direct)
   const pendingLogin = registryWay.login
   pendingLogin.catch(() => undefined)
   const pendingRepository = registryWay.lookup
@@ -655,7 +667,7 @@ async function checkPermissionsFirst(
   report: RunReport,
   started: Omit<StartedCalls, 'identity'>
 ): Promise<void> {
-  const config = awsClientConfig(settings.region, settings)
+  const config = (await loadSdk()).awsClientConfig(settings.region, settings)
   const check = await checkPermissions(
     settings,
     { ...started, identity: getCallerIdentity(settings.region, config) },
@@ -707,7 +719,7 @@ async function checkVulnerabilities(
     repositoryArn: report.repositoryArn ?? settings.repository
   }
   const result = await phase('Scan', () =>
-    waitForScan(createEcrClient(settings.region, settings), target, {
+    waitForScan(lazyEcrClient(settings.region, settings), target, {
       timeoutMs: minutes(settings.scanTimeout),
       sleep,
       now: Date.now

@@ -31,7 +31,6 @@ import type {
 } from '@aws-sdk/client-iam'
 import type { STSClientConfig } from '@aws-sdk/client-sts'
 
-import { USER_AGENT } from './aws.js'
 import { ECR_PUBLIC_REGION } from './ecr-public.js'
 import {
   AccessDeniedError,
@@ -52,6 +51,8 @@ import {
   publicRepositoryArn,
   repositoryArn
 } from './policy.js'
+import { loadSdk } from './sdk-loader.js'
+import { USER_AGENT } from './user-agent.js'
 
 /**
  * What the STS and IAM clients are made with: the run's AWS client
@@ -80,8 +81,9 @@ export async function getCallerIdentity(
   region: string,
   config?: ClientConfig
 ): Promise<CallerIdentity> {
-  const { GetCallerIdentityCommand, STSClient } =
-    await import('@aws-sdk/client-sts')
+  const { GetCallerIdentityCommand, STSClient } = await (
+    await loadSdk()
+  ).loadSts()
   const sts = new STSClient(clientConfig(region, config))
   const answer = await sts.send(new GetCallerIdentityCommand({}))
   if (!answer.Account || !answer.Arn) {
@@ -459,7 +461,7 @@ export async function simulatePermissions(
   }
 
   // Loaded only when the check runs: most runs never need the IAM client.
-  const sdk = await import('@aws-sdk/client-iam')
+  const sdk = await (await loadSdk()).loadIam()
   const iam = new sdk.IAMClient(clientConfig(region, config))
 
   let source: string

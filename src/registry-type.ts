@@ -6,7 +6,7 @@
 import type { Repository } from '@aws-sdk/client-ecr'
 
 import { getRegistryLogin, type RegistryLogin } from './auth.js'
-import { createEcrClient } from './aws.js'
+import type { DirectCalls } from './direct-ecr.js'
 import {
   createEcrPublicClient,
   ensurePublicRepository,
@@ -21,6 +21,7 @@ import {
   findRepository,
   type RepositoryState
 } from './repository.js'
+import { lazyEcrClient } from './sdk-loader.js'
 
 /** Where the repository is, for docker and for the registry API. */
 export interface RepositoryLocation {
@@ -40,18 +41,34 @@ export interface RegistryWay {
   locate(login: RegistryLogin, repository: RepositoryState): RepositoryLocation
 }
 
-/** Starts the login and the lookup of the registry the inputs name. */
-export function openRegistry(settings: Settings): RegistryWay {
+/**
+ * Starts the login and the lookup of the registry the inputs name, or
+ * takes them from the entry's direct calls, where it made them.
+ */
+export function openRegistry(
+  settings: Settings,
+  direct?: DirectCalls
+): RegistryWay {
   return settings.registryType === 'public'
     ? openPublic(settings)
-    : openPrivate(settings)
+    : openPrivate(settings, direct)
 }
 
-function openPrivate(settings: Settings): RegistryWay {
-  const ecr = createEcrClient(settings.region, settings)
-  const lookup = findRepository(ecr, settings)
+function openPrivate(settings: Settings, direct?: DirectCalls): RegistryWay {
+  // Made, and the SDK loaded, by the first call that needs it.
+  const ecr = lazyEcrClient(settings.region, settings)
+  const lookup = direct
+    ? direct.repository.then(found =>
+        found ? found.repository : findRepository(ecr, settings)
+      )
+    : findRepository(ecr, settings)
+  const login = direct
+    ? direct.login.then(
+        got => got ?? getRegistryLogin(ecr, settings.registryId)
+      )
+    : getRegistryLogin(ecr, settings.registryId)
   return {
-    login: getRegistryLogin(ecr, settings.registryId),
+    login,
     lookup,
     ensure: () => ensureRepository(ecr, settings, lookup),
     // The token names the registry host; the repository is the input.

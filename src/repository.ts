@@ -1,18 +1,10 @@
 import * as core from '@actions/core'
-import {
-  CreateRepositoryCommand,
-  DescribeRepositoriesCommand,
-  GetLifecyclePolicyCommand,
-  GetRepositoryPolicyCommand,
-  PutLifecyclePolicyCommand,
-  SetRepositoryPolicyCommand,
-  type ECRClient,
-  type Repository
-} from '@aws-sdk/client-ecr'
+import type { Repository } from '@aws-sdk/client-ecr'
 
 import { ActionError, awsErrorName } from './errors.js'
 import type { Settings } from './inputs.js'
 import { explainDenial, repositoryArn } from './policy.js'
+import { ecrClientOf, loadSdk, type EcrSource } from './sdk-loader.js'
 
 /** What the run knows about the repository once it has been ensured. */
 export interface RepositoryState {
@@ -58,7 +50,7 @@ type RepositorySettings = Pick<
  * it only reads: nothing is created or written.
  */
 export async function ensureRepository(
-  ecr: ECRClient,
+  ecr: EcrSource,
   settings: RepositorySettings,
   found: Promise<Repository | undefined> = findRepository(ecr, settings)
 ): Promise<RepositoryState> {
@@ -133,7 +125,7 @@ export function refuseMissing(
  * repository phase share one lookup.
  */
 export function findRepository(
-  ecr: ECRClient,
+  ecr: EcrSource,
   settings: Pick<
     RepositorySettings,
     'repository' | 'registryId' | 'region' | 'partition'
@@ -163,12 +155,14 @@ function registryName(settings: RepositorySettings): string {
 }
 
 async function describe(
-  ecr: ECRClient,
+  ecr: EcrSource,
   settings: Pick<RepositorySettings, 'repository' | 'registryId'>,
   arn: string
 ): Promise<Repository | undefined> {
   try {
-    const response = await ecr.send(
+    const { DescribeRepositoriesCommand } = await loadSdk()
+    const client = await ecrClientOf(ecr)
+    const response = await client.send(
       new DescribeRepositoriesCommand({
         repositoryNames: [settings.repository],
         ...(settings.registryId ? { registryId: settings.registryId } : {})
@@ -183,13 +177,15 @@ async function describe(
 }
 
 async function create(
-  ecr: ECRClient,
+  ecr: EcrSource,
   settings: RepositorySettings,
   arn: string
 ): Promise<RepositoryState> {
   let created: Repository | undefined
   try {
-    const response = await ecr.send(
+    const { CreateRepositoryCommand } = await loadSdk()
+    const client = await ecrClientOf(ecr)
+    const response = await client.send(
       new CreateRepositoryCommand(createRequest(settings))
     )
     created = response.repository
@@ -333,11 +329,20 @@ interface PolicyHandle {
 
 /** Writes each policy given in the inputs, unless it is already there. */
 async function syncPolicies(
-  ecr: ECRClient,
+  ecr: EcrSource,
   settings: RepositorySettings,
   repository: Repository,
   isNew: boolean
 ): Promise<void> {
+  // Most runs give no policy: they need the SDK for nothing here.
+  if (
+    settings.lifecyclePolicy === undefined &&
+    settings.repositoryPolicy === undefined
+  ) {
+    return
+  }
+  const sdk = await loadSdk()
+  const client = await ecrClientOf(ecr)
   const target = {
     repositoryName: settings.repository,
     ...(repository.registryId ? { registryId: repository.registryId } : {})
@@ -348,13 +353,13 @@ async function syncPolicies(
       label: 'Lifecycle policy',
       wanted: settings.lifecyclePolicy,
       read: async () =>
-        (await ecr.send(new GetLifecyclePolicyCommand(target)))
+        (await client.send(new sdk.GetLifecyclePolicyCommand(target)))
           .lifecyclePolicyText,
       notFound: 'LifecyclePolicyNotFoundException',
       readAction: 'ecr:GetLifecyclePolicy',
       write: text =>
-        ecr.send(
-          new PutLifecyclePolicyCommand({
+        client.send(
+          new sdk.PutLifecyclePolicyCommand({
             ...target,
             lifecyclePolicyText: text
           })
@@ -365,12 +370,13 @@ async function syncPolicies(
       label: 'Repository policy',
       wanted: settings.repositoryPolicy,
       read: async () =>
-        (await ecr.send(new GetRepositoryPolicyCommand(target))).policyText,
+        (await client.send(new sdk.GetRepositoryPolicyCommand(target)))
+          .policyText,
       notFound: 'RepositoryPolicyNotFoundException',
       readAction: 'ecr:GetRepositoryPolicy',
       write: text =>
-        ecr.send(
-          new SetRepositoryPolicyCommand({ ...target, policyText: text })
+        client.send(
+          new sdk.SetRepositoryPolicyCommand({ ...target, policyText: text })
         ),
       writeAction: 'ecr:SetRepositoryPolicy'
     }

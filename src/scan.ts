@@ -1,9 +1,7 @@
-import {
-  DescribeImageScanFindingsCommand,
-  type DescribeImageScanFindingsCommandOutput,
-  type ECRClient,
-  type EnhancedImageScanFinding,
-  type ImageScanFinding
+import type {
+  DescribeImageScanFindingsCommandOutput,
+  EnhancedImageScanFinding,
+  ImageScanFinding
 } from '@aws-sdk/client-ecr'
 import * as core from '@actions/core'
 
@@ -11,6 +9,7 @@ import { ActionError, awsErrorName, errorMessage } from './errors.js'
 import { SEVERITIES, type Severity } from './inputs.js'
 import { describeDuration } from './limits.js'
 import { explainDenial } from './policy.js'
+import { ecrClientOf, loadSdk, type EcrSource } from './sdk-loader.js'
 
 export { SEVERITIES, type Severity }
 
@@ -72,7 +71,7 @@ const WAITING = new Set(['IN_PROGRESS', 'PENDING'])
  * enabled, failed, unsupported, or not finished within the timeout.
  */
 export async function waitForScan(
-  ecr: ECRClient,
+  ecr: EcrSource,
   target: ScanTarget,
   wait: ScanWait
 ): Promise<ScanResult> {
@@ -110,14 +109,16 @@ export async function waitForScan(
  * NOT_STARTED_MS of the first ask).
  */
 async function describePage(
-  ecr: ECRClient,
+  ecr: EcrSource,
   target: ScanTarget,
   nextToken: string | undefined,
   elapsed: number,
   wait: ScanWait
 ): Promise<DescribeImageScanFindingsCommandOutput | undefined> {
   try {
-    return await ecr.send(
+    const { DescribeImageScanFindingsCommand } = await loadSdk()
+    const client = await ecrClientOf(ecr)
+    return await client.send(
       new DescribeImageScanFindingsCommand({
         repositoryName: target.repository,
         imageId: { imageDigest: target.digest },
@@ -178,7 +179,7 @@ function scanUnusable(
 }
 
 async function readFindings(
-  ecr: ECRClient,
+  ecr: EcrSource,
   target: ScanTarget,
   first: DescribeImageScanFindingsCommandOutput
 ): Promise<ScanResult> {

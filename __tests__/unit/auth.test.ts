@@ -11,6 +11,10 @@ const { ActionError } = await import('../../src/errors.js')
 const { decodeLogin, getRegistryLogin, registryHost } =
   await import('../../src/auth.js')
 
+// Loaded before the tests, so that its one debug line is not among
+// the events they check.
+await (await import('../../src/sdk-loader.js')).loadSdk()
+
 const ecrMock = mockClient(ECRClient)
 const ecr = new ECRClient({ region: 'us-east-1' })
 

@@ -12,7 +12,8 @@ const read = (file: string): string =>
   readFileSync(path.join(dist, file), 'utf8')
 
 // Strings only the code of these packages has.
-const ECR_CLIENT = 'AmazonEC2ContainerRegistry_V20150921'
+// (The entry names ECR's API too, for the calls it signs itself.)
+const ECR_CLIENT = 'ECRServiceException'
 const UNDICI = 'undici'
 
 describe('the bundle', () => {
@@ -22,9 +23,14 @@ describe('the bundle', () => {
     expect(entry).toContain('--iidfile')
   })
 
-  test('the main bundle, loaded from the entry, has the ECR client', () => {
-    expect(read('main/index.js')).toContain(ECR_CLIENT)
+  test('the main bundle, loaded from the entry, leaves the SDK out', () => {
+    expect(read('main/index.js')).not.toContain(ECR_CLIENT)
     expect(read('index.js')).toContain('main')
+  })
+
+  test('the SDK bundle, loaded by the main bundle, has the ECR client', () => {
+    expect(read('sdk/index.js')).toContain(ECR_CLIENT)
+    expect(read('main/index.js')).toContain('sdk')
   })
 
   test('no file of it carries undici (OIDC is never asked for)', () => {

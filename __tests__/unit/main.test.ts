@@ -400,6 +400,57 @@ describe('a run that pushes', () => {
   })
 })
 
+describe("the entry's direct calls", () => {
+  const login = {
+    registry: REGISTRY,
+    username: 'AWS',
+    password: PASSWORD,
+    expiresAt: undefined
+  }
+
+  test('answered: the SDK asks ECR nothing, and the run pushes', async () => {
+    await run(undefined, {
+      login: Promise.resolve(login),
+      repository: Promise.resolve({ repository: repository() })
+    })
+
+    expect(core.setFailed).not.toHaveBeenCalled()
+    expect(ecrMock.calls()).toHaveLength(0)
+    expect(outputs['repository-created']).toBe('false')
+    expect(outputs.registry).toBe(REGISTRY)
+    expect(outputs.pushed).toBe('true')
+  })
+
+  test('a missing repository is created through the SDK', async () => {
+    missingRepository()
+
+    await run(undefined, {
+      login: Promise.resolve(login),
+      repository: Promise.resolve({ repository: undefined })
+    })
+
+    expect(core.setFailed).not.toHaveBeenCalled()
+    expect(ecrMock.commandCalls(CreateRepositoryCommand)).toHaveLength(1)
+    expect(ecrMock.commandCalls(DescribeRepositoriesCommand)).toHaveLength(0)
+    expect(ecrMock.commandCalls(GetAuthorizationTokenCommand)).toHaveLength(0)
+    expect(outputs['repository-created']).toBe('true')
+  })
+
+  test('unanswered: the SDK makes both calls', async () => {
+    existingRepository()
+
+    await run(undefined, {
+      login: Promise.resolve(undefined),
+      repository: Promise.resolve(undefined)
+    })
+
+    expect(core.setFailed).not.toHaveBeenCalled()
+    expect(ecrMock.commandCalls(GetAuthorizationTokenCommand)).toHaveLength(1)
+    expect(ecrMock.commandCalls(DescribeRepositoriesCommand)).toHaveLength(1)
+    expect(outputs.pushed).toBe('true')
+  })
+})
+
 describe('a run that fails', () => {
   test('a failed push: earlier outputs stay, one message, no stack', async () => {
     missingRepository()
