@@ -20,6 +20,11 @@ import { provenanceLabels, withProvenance } from './provenance.js'
 export interface EarlyBuild {
   /** The built image's ID; rejects with docker's own error. */
   imageId: Promise<string>
+  /**
+   * The references docker tagged it with as it built (`<uri>:<tag>`), when
+   * the registry's host came in time; empty when it did not.
+   */
+  references: string[]
   /** Stops docker, when the run failed elsewhere, and waits for its end. */
   stop: () => Promise<void>
   /** Lets held output through now (a cancellation on its way out). */
@@ -47,15 +52,26 @@ export function releaseEarlyBuildOutput(): void {
 }
 
 /**
+ * How long the build waits for the registry's host (the token's answer,
+ * src/direct-ecr.ts) so that docker can tag the image as it builds it.
+ * Tagging afterwards takes one `docker tag` per tag, about 15 to 30 ms
+ * here: a build waits no longer than that would cost, and a host that
+ * comes later is used after the build, as without it.
+ */
+export const REGISTRY_WAIT_MS = 30
+
+/**
  * Starts the build when this run may build first, and resolves once
  * docker is spawned. Undefined when it may not, and also when the inputs
  * are bad: the main step reads them again and says what is wrong,
- * before any call, as it always does.
+ * before any call, as it always does. `registry` is the registry's host
+ * as the token names it, when the entry asked for the token itself.
  */
 export async function startEarlyBuild(
   env: NodeJS.ProcessEnv = process.env,
   cwd: string = process.cwd(),
-  effects: EarlyBuildEffects = realEffects
+  effects: EarlyBuildEffects = realEffects,
+  registry?: Promise<string | undefined>
 ): Promise<EarlyBuild | undefined> {
   let settings: Settings
   let dockerfile: string
@@ -72,6 +88,10 @@ export async function startEarlyBuild(
     return undefined
   }
 
+  const host = registry && (await arrivedWithin(registry, REGISTRY_WAIT_MS))
+  const references = host
+    ? settings.tags.map(tag => `${host}/${settings.repository}:${tag}`)
+    : []
   const request: dockerCli.BuildRequest = {
     context: settings.context,
     dockerfile: settings.dockerfile,
@@ -81,8 +101,9 @@ export async function startEarlyBuild(
       provenanceLabels(env, settings.version)
     ),
     target: settings.target,
-    // The registry's host comes with the token: the tags are added after.
-    references: []
+    // The registry's host comes with the token: without it, the tags are
+    // added after the build.
+    references
   }
   // The job's own docker config: this build logs in nowhere, and base
   // images from other registries pull with the job's logins as usual.
@@ -131,11 +152,28 @@ export async function startEarlyBuild(
   await Promise.race([started, ended])
   return {
     imageId: finished,
+    references,
     async stop() {
       stopping.abort()
       await ended
     },
     release: () => close()
+  }
+}
+
+/** The value, if it comes within `ms`; undefined otherwise. */
+async function arrivedWithin<T>(
+  value: Promise<T | undefined>,
+  ms: number
+): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<undefined>(resolve => {
+    timer = setTimeout(() => resolve(undefined), ms)
+  })
+  try {
+    return await Promise.race([value.catch(() => undefined), late])
+  } finally {
+    clearTimeout(timer)
   }
 }
 

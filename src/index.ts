@@ -30,8 +30,15 @@ try {
       releaseEarlyBuildOutput()
       return undefined
     })
+    // Asked first: a token that comes back soon enough names the
+    // registry, and the build tags the image with it as it builds.
     const direct = directCalls()
-    const early = await startEarlyBuild()
+    const early = await startEarlyBuild(
+      process.env,
+      process.cwd(),
+      undefined,
+      direct?.login.then(login => login?.registry)
+    )
     if (early) markPhase('Build')
     const { run } = await loadMain()
     // run() watches from its first line on; this watch ends only then,

@@ -404,11 +404,11 @@ async function buildAndPush(
 }
 
 /**
- * The image the entry built before the registry's host was known, tagged
- * under every reference now. docker push waits only for the tag it
- * pushes, which goes first: the others follow while docker pushes. When
- * a tag is at this image already, docker pushes nothing, and all go at
- * once.
+ * The image the entry built, under every reference. docker tagged it as
+ * it built when the token named the registry in time; otherwise it is
+ * tagged now. docker push waits only for the tag it pushes, which goes
+ * first: the others follow while docker pushes. When a tag is at this
+ * image already, docker pushes nothing, and all go at once.
  */
 async function tagEarlyBuild(
   session: dockerCli.DockerSession,
@@ -421,6 +421,14 @@ async function tagEarlyBuild(
   const imageId = await early.imageId
   const tagHere = (tag: string): Promise<void> =>
     dockerCli.tag(session, imageId, `${repositoryUri}:${tag}`)
+  // docker tagged it as it built, when the registry was known in time.
+  const wanted = tags.map(tag => `${repositoryUri}:${tag}`)
+  if (early.references.join('\n') === wanted.join('\n')) {
+    return {
+      imageId,
+      localTags: new Map(tags.map(tag => [tag, Promise.resolve()]))
+    }
+  }
 
   // The first tag is the one docker pushes, if it pushes: tagged at once,
   // while the lookup is still out. The others follow it when docker

@@ -8,7 +8,7 @@ import http from 'node:http'
 import { closer, listen } from '../fixtures/servers.js'
 import { actionRuns, outcome } from './runs.js'
 import { listTags, localEcr } from './registry-client.js'
-import { makeApp, unique } from './tools.js'
+import { localTags, makeApp, unique, withoutMasks } from './tools.js'
 
 const act = actionRuns()
 const relays: (() => Promise<void>)[] = []
@@ -28,7 +28,10 @@ interface SeenCall {
  * A relay in front of moto: it notes each call, and answers the first
  * `failures[operation]` calls of an operation with a 500 of its own.
  */
-async function startRelay(failures: Record<string, number> = {}) {
+async function startRelay(
+  failures: Record<string, number> = {},
+  delays: Record<string, number> = {}
+) {
   const moto = new URL(localEcr().endpoint)
   const calls: SeenCall[] = []
   const left = { ...failures }
@@ -46,6 +49,17 @@ async function startRelay(failures: Record<string, number> = {}) {
       response.end(JSON.stringify({ __type: 'InternalFailure' }))
       return
     }
+    const forward = () => relay(request, response, operation, direct)
+    const delay = delays[operation]
+    if (delay) setTimeout(forward, delay)
+    else forward()
+  })
+  function relay(
+    request: http.IncomingMessage,
+    response: http.ServerResponse,
+    operation: string,
+    direct: boolean
+  ): void {
     const upstream = http.request(
       {
         host: moto.hostname,
@@ -61,7 +75,7 @@ async function startRelay(failures: Record<string, number> = {}) {
       }
     )
     request.pipe(upstream)
-  })
+  }
   relays.push(closer(server))
   const port = await listen(server)
   return { endpoint: `http://127.0.0.1:${port}`, calls }
@@ -114,6 +128,30 @@ describe('the first two ECR calls', () => {
     expect(rerun.stdout).toContain(
       `Found repository ${localEcr().registry}/${repository}`
     )
+  }, 120_000)
+
+  it('a token that comes late: the build starts untagged, tags follow', async () => {
+    const relay = await startRelay({}, { GetAuthorizationToken: 1000 })
+    const repository = `e2e/direct-late-${unique()}`
+
+    const result = await act({
+      inputs: { repository, tags: 'a\nb' },
+      cwd: await makeApp(),
+      env: { AWS_ENDPOINT_URL: relay.endpoint }
+    })
+
+    expect(outcome(result)).toMatchObject({ exitCode: 0 })
+    const log = withoutMasks(result.stdout)
+    const buildLine = /\[command\]\S*docker build .*/.exec(log)?.[0]
+    expect(buildLine).toBeDefined()
+    expect(buildLine).not.toContain('--tag')
+    const references = ['a', 'b'].map(
+      tag => `${localEcr().registry}/${repository}:${tag}`
+    )
+    expect(await localTags(result.outputs['image-id'] ?? '')).toEqual(
+      expect.arrayContaining(references)
+    )
+    expect((await listTags(repository)).sort()).toEqual(['a', 'b'])
   }, 120_000)
 
   it('are made again through the SDK when they fail', async () => {

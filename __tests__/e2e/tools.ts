@@ -35,6 +35,18 @@ export function run(
   })
 }
 
+/** The references an image has in the engine (RepoTags). */
+export async function localTags(imageId: string): Promise<string[]> {
+  const output = await run('docker', [
+    'image',
+    'inspect',
+    '--format',
+    '{{json .RepoTags}}',
+    imageId
+  ])
+  return JSON.parse(output) as string[]
+}
+
 /**
  * A workspace with an app to build: a FROM scratch Dockerfile (no network
  * needed) and the files given, relative to the workspace root.

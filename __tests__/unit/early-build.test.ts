@@ -126,15 +126,23 @@ describe('startEarlyBuild', () => {
     return output => finish(output)
   }
 
-  function start(dockerfile = 'FROM scratch\nCOPY a /a\n') {
+  function start(
+    dockerfile = 'FROM scratch\nCOPY a /a\n',
+    registry?: Promise<string | undefined>
+  ) {
     writeFileSync(path.join(context, 'Dockerfile'), dockerfile)
-    return startEarlyBuild({}, context, {
-      readDockerfile: file => {
-        expect(file).toBe(path.join(context, 'Dockerfile'))
-        return dockerfile
+    return startEarlyBuild(
+      {},
+      context,
+      {
+        readDockerfile: file => {
+          expect(file).toBe(path.join(context, 'Dockerfile'))
+          return dockerfile
+        },
+        holdOutput
       },
-      holdOutput
-    })
+      registry
+    )
   }
 
   beforeEach(() => {
@@ -168,6 +176,45 @@ describe('startEarlyBuild', () => {
     const options = exec.getExecOutput.mock.calls[0]?.[2] as ExecOptions
     expect(options.outStream).toBe(held.log)
     expect(core.startGroup).toHaveBeenCalledWith('Build')
+  })
+
+  describe('with the registry host on its way', () => {
+    const HOST = '123456789012.dkr.ecr.us-east-1.amazonaws.com'
+
+    test('in time: docker tags the image with every reference', async () => {
+      dockerBuild()
+      inputs.tags = 'latest\n1.0'
+
+      const early = await start(undefined, Promise.resolve(HOST))
+
+      const references = [`${HOST}/shop/api:latest`, `${HOST}/shop/api:1.0`]
+      expect(early?.references).toEqual(references)
+      const [args] = dockerCalls()
+      expect(args).toEqual(
+        expect.arrayContaining(['--tag', references[0], '--tag', references[1]])
+      )
+    })
+
+    test('never coming: the build starts untagged all the same', async () => {
+      dockerBuild()
+
+      const early = await start(undefined, new Promise<string>(() => undefined))
+
+      expect(early?.references).toEqual([])
+      expect(dockerCalls()[0]).not.toContain('--tag')
+    })
+
+    test.each([
+      ['no host', Promise.resolve(undefined)],
+      ['a failure', Promise.reject(new Error('offline'))]
+    ])('%s: the build starts untagged', async (_name, registry) => {
+      dockerBuild()
+
+      const early = await start(undefined, registry)
+
+      expect(early?.references).toEqual([])
+      expect(dockerCalls()[0]).not.toContain('--tag')
+    })
   })
 
   test('closes its group and lets held output through once built', async () => {

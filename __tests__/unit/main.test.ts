@@ -1574,15 +1574,53 @@ function timedTags(
 
 describe('a build the entry started before the AWS calls', () => {
   /** An early build as src/early-build.ts hands it over. */
-  function earlyBuild(imageId: Promise<string> = Promise.resolve(IMAGE_ID)) {
+  function earlyBuild(
+    imageId: Promise<string> = Promise.resolve(IMAGE_ID),
+    references: string[] = []
+  ) {
     imageId.catch(() => undefined)
     const early = {
       imageId,
+      references,
       stop: jest.fn(async () => undefined),
       release: jest.fn()
     }
     return early
   }
+
+  test('tagged by docker as it built: no docker tag, one push', async () => {
+    missingRepository()
+
+    await run(
+      earlyBuild(Promise.resolve(IMAGE_ID), [`${URI}:v1.2.3`, `${URI}:latest`])
+    )
+
+    expect(core.setFailed).not.toHaveBeenCalled()
+    expect(dockerCommands()).not.toContain('tag')
+    expect(dockerCommands().filter(name => name === 'push')).toHaveLength(1)
+    expect(registry.digestAt('shop/api', 'latest')).toBe(PUSHED_DIGEST)
+    expect(logged(core.info)).toContain(
+      `Tagged ${IMAGE_ID} here as ${URI}:v1.2.3, ${URI}:latest`
+    )
+  })
+
+  test('tagged by docker for other references: tagged again here', async () => {
+    existingRepository()
+
+    await run(
+      earlyBuild(Promise.resolve(IMAGE_ID), [
+        `210987654321.dkr.ecr.us-east-1.amazonaws.com/shop/api:v1.2.3`,
+        `210987654321.dkr.ecr.us-east-1.amazonaws.com/shop/api:latest`
+      ])
+    )
+
+    expect(core.setFailed).not.toHaveBeenCalled()
+    const tags = dockerRuns.filter(call => call.args[0] === 'tag')
+    expect(tags.map(call => call.args[2])).toEqual([
+      `${URI}:v1.2.3`,
+      `${URI}:latest`
+    ])
+  })
 
   test('is tagged locally and pushed once; no second build', async () => {
     missingRepository()
