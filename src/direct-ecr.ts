@@ -53,7 +53,14 @@ export interface FoundRepository {
 export interface DirectCalls {
   login: Promise<RegistryLogin | undefined>
   repository: Promise<FoundRepository | undefined>
+  /** Where they went: a missing repository is created the same way. */
+  route: DirectRoute
+  timeoutMs: number
 }
+
+/** CreateRepository's answer: made, or made by someone else first. */
+export type CreatedRepository =
+  { repository: Repository } | { alreadyExists: true }
 
 type RouteSettings = Pick<Settings, 'registryType' | 'region' | 'partition'>
 
@@ -171,8 +178,42 @@ export function startDirectCalls(
   )
   return {
     login: token.then(loginOf, () => undefined),
-    repository: describe.then(repositoryOf, () => undefined)
+    repository: describe.then(repositoryOf, () => undefined),
+    route,
+    timeoutMs
   }
+}
+
+/**
+ * CreateRepository, the same way, for a repository the lookup found
+ * missing; undefined when the SDK is to make the call instead. A write:
+ * an answer that was lost leaves the SDK to find the repository there
+ * already, which it reports as made by another run.
+ */
+export async function createRepository(
+  calls: Pick<DirectCalls, 'route' | 'timeoutMs'>,
+  input: object
+): Promise<CreatedRepository | undefined> {
+  let answer: EcrAnswer
+  try {
+    answer = await callEcr(
+      calls.route,
+      'CreateRepository',
+      input,
+      calls.timeoutMs
+    )
+  } catch {
+    return undefined
+  }
+  if (answer.status === 200) {
+    const made = (answer.body as { repository?: unknown }).repository
+    const repository = repositoryFromJson(made)
+    return repository ? { repository } : fallBack('CreateRepository', answer)
+  }
+  if (answer.errorType === 'RepositoryAlreadyExistsException') {
+    return { alreadyExists: true }
+  }
+  return fallBack('CreateRepository', answer)
 }
 
 /** What ECR answered: the status, the error type if any, the JSON. */
@@ -207,22 +248,29 @@ function loginOf(answer: EcrAnswer): RegistryLogin | undefined {
 
 function repositoryOf(answer: EcrAnswer): FoundRepository | undefined {
   if (answer.status === 200) {
-    const found = (answer.body as { repositories?: unknown[] })
-      .repositories?.[0] as Record<string, unknown> | undefined
-    if (found === undefined || typeof found.repositoryUri !== 'string') {
-      return fallBack('DescribeRepositories', answer)
-    }
-    // As the SDK gives it: its one timestamp as a Date.
-    const repository = { ...found } as Repository
-    if (found.createdAt !== undefined) {
-      repository.createdAt = dateOf(found.createdAt)
-    }
-    return { repository }
+    const repository = repositoryFromJson(
+      (answer.body as { repositories?: unknown[] }).repositories?.[0]
+    )
+    return repository
+      ? { repository }
+      : fallBack('DescribeRepositories', answer)
   }
   if (answer.errorType === 'RepositoryNotFoundException') {
     return { repository: undefined }
   }
   return fallBack('DescribeRepositories', answer)
+}
+
+/** A repository as the SDK gives it (its one timestamp a Date), if it is one. */
+function repositoryFromJson(value: unknown): Repository | undefined {
+  if (typeof value !== 'object' || value === null) return undefined
+  const found = value as Record<string, unknown>
+  if (typeof found.repositoryUri !== 'string') return undefined
+  const repository = { ...found } as Repository
+  if (found.createdAt !== undefined) {
+    repository.createdAt = dateOf(found.createdAt)
+  }
+  return repository
 }
 
 /** undefined, saying why; the body is never told (it may hold a token). */

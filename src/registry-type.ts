@@ -6,7 +6,7 @@
 import type { Repository } from '@aws-sdk/client-ecr'
 
 import { getRegistryLogin, type RegistryLogin } from './auth.js'
-import type { DirectCalls } from './direct-ecr.js'
+import { createRepository, type DirectCalls } from './direct-ecr.js'
 import {
   createEcrPublicClient,
   ensurePublicRepository,
@@ -70,7 +70,13 @@ function openPrivate(settings: Settings, direct?: DirectCalls): RegistryWay {
   return {
     login,
     lookup,
-    ensure: () => ensureRepository(ecr, settings, lookup),
+    ensure: () =>
+      ensureRepository(
+        ecr,
+        settings,
+        lookup,
+        direct && (request => createRepository(direct, request))
+      ),
     // The token names the registry host; the repository is the input.
     locate: login => ({
       repositoryUri: `${login.registry}/${settings.repository}`,

@@ -1,6 +1,7 @@
 import * as core from '@actions/core'
 import type { Repository } from '@aws-sdk/client-ecr'
 
+import type { CreatedRepository } from './direct-ecr.js'
 import { ActionError, awsErrorName } from './errors.js'
 import type { Settings } from './inputs.js'
 import { explainDenial, repositoryArn } from './policy.js'
@@ -52,7 +53,8 @@ type RepositorySettings = Pick<
 export async function ensureRepository(
   ecr: EcrSource,
   settings: RepositorySettings,
-  found: Promise<Repository | undefined> = findRepository(ecr, settings)
+  found: Promise<Repository | undefined> = findRepository(ecr, settings),
+  createDirectly?: CreateDirectly
 ): Promise<RepositoryState> {
   const guessArn = arnBeforeDescribe(settings)
   const existing = await found
@@ -82,7 +84,7 @@ export async function ensureRepository(
     }
   }
 
-  return create(ecr, settings, guessArn)
+  return create(ecr, settings, guessArn, createDirectly)
 }
 
 /**
@@ -176,37 +178,39 @@ async function describe(
   }
 }
 
+/**
+ * CreateRepository made another way than through the SDK (the entry's
+ * signed requests, src/direct-ecr.ts); undefined leaves it to the SDK.
+ */
+export type CreateDirectly = (
+  request: ReturnType<typeof createRequest>
+) => Promise<CreatedRepository | undefined>
+
 async function create(
   ecr: EcrSource,
   settings: RepositorySettings,
-  arn: string
+  arn: string,
+  createDirectly: CreateDirectly | undefined
 ): Promise<RepositoryState> {
+  const request = createRequest(settings)
+  const direct = await createDirectly?.(request)
   let created: Repository | undefined
-  try {
-    const { CreateRepositoryCommand } = await loadSdk()
-    const client = await ecrClientOf(ecr)
-    const response = await client.send(
-      new CreateRepositoryCommand(createRequest(settings))
-    )
-    created = response.repository
-  } catch (error) {
-    if (awsErrorName(error) !== 'RepositoryAlreadyExistsException') {
-      throw explainDenial(error, 'ecr:CreateRepository', arn)
+  if (direct && 'repository' in direct) {
+    created = direct.repository
+  } else if (direct?.alreadyExists) {
+    return createdByAnotherRun(ecr, settings, arn)
+  } else {
+    try {
+      const { CreateRepositoryCommand } = await loadSdk()
+      const client = await ecrClientOf(ecr)
+      const response = await client.send(new CreateRepositoryCommand(request))
+      created = response.repository
+    } catch (error) {
+      if (awsErrorName(error) !== 'RepositoryAlreadyExistsException') {
+        throw explainDenial(error, 'ecr:CreateRepository', arn)
+      }
+      return createdByAnotherRun(ecr, settings, arn)
     }
-    // A parallel job created it between our describe and create: success.
-    core.info(
-      `Repository ${settings.repository} was just created by another run`
-    )
-    const existing = await describe(ecr, settings, arn)
-    if (!existing) {
-      throw new ActionError(
-        `Repository ${settings.repository} was reported as existing, but ` +
-          'cannot be found: was it deleted meanwhile?'
-      )
-    }
-    warnAboutDifferences(existing, settings)
-    await syncPolicies(ecr, settings, existing, false)
-    return stateOf(existing, false)
   }
 
   if (!created) {
@@ -215,6 +219,25 @@ async function create(
   core.info(`Created repository ${created.repositoryUri}`)
   await syncPolicies(ecr, settings, created, true)
   return stateOf(created, true)
+}
+
+/** A parallel job created it between our describe and create: success. */
+async function createdByAnotherRun(
+  ecr: EcrSource,
+  settings: RepositorySettings,
+  arn: string
+): Promise<RepositoryState> {
+  core.info(`Repository ${settings.repository} was just created by another run`)
+  const existing = await describe(ecr, settings, arn)
+  if (!existing) {
+    throw new ActionError(
+      `Repository ${settings.repository} was reported as existing, but ` +
+        'cannot be found: was it deleted meanwhile?'
+    )
+  }
+  warnAboutDifferences(existing, settings)
+  await syncPolicies(ecr, settings, existing, false)
+  return stateOf(existing, false)
 }
 
 export function createRequest(settings: RepositorySettings) {

@@ -1,6 +1,7 @@
-// The token and the repository lookup are asked for by the entry itself,
-// signed, without the AWS SDK; the SDK is loaded only for the calls after
-// them, and makes them again when they fail. The bundled action, run as
+// The token, the repository lookup and a missing repository's creation
+// are asked for by the action itself, signed, without the AWS SDK; the
+// SDK is loaded only for other calls, and makes them again when they
+// fail. The bundled action, run as
 // the runner runs it, against moto behind a relay that sees every call.
 import { afterEach, describe, expect, it } from '@jest/globals'
 import http from 'node:http'
@@ -84,7 +85,7 @@ async function startRelay(
 const SDK_LOADED = '::debug::Loading the AWS SDK'
 
 describe('the first two ECR calls', () => {
-  it('come from the entry; only a first push loads the SDK', async () => {
+  it('come from the entry with the create; no plain push loads the SDK', async () => {
     const relay = await startRelay()
     const repository = `e2e/direct-${unique()}`
     const cwd = await makeApp()
@@ -97,7 +98,7 @@ describe('the first two ECR calls', () => {
     expect(relay.calls).toEqual([
       expect.objectContaining({ operation: expect.any(String) }),
       expect.objectContaining({ operation: expect.any(String) }),
-      { operation: 'CreateRepository', direct: false, status: 200 }
+      { operation: 'CreateRepository', direct: true, status: 200 }
     ])
     expect(relay.calls.slice(0, 2)).toEqual(
       expect.arrayContaining([
@@ -105,7 +106,7 @@ describe('the first two ECR calls', () => {
         { operation: 'DescribeRepositories', direct: true, status: 400 }
       ])
     )
-    expect(first.stdout).toContain(SDK_LOADED)
+    expect(first.stdout).not.toContain(SDK_LOADED)
     expect((await listTags(repository)).sort()).toEqual(['a', 'b'])
 
     relay.calls.length = 0
@@ -182,6 +183,7 @@ describe('the first two ECR calls', () => {
           'through the AWS SDK'
       )
     }
+    expect(result.stdout).toContain(SDK_LOADED)
     expect(result.outputs['repository-created']).toBe('true')
     expect(await listTags(repository)).toEqual(['latest'])
   }, 120_000)

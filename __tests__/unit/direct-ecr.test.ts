@@ -16,8 +16,13 @@ import { core, resetCore } from '../fixtures/core.js'
 
 jest.unstable_mockModule('@actions/core', () => core)
 
-const { callEcr, directRoute, signedHeaders, startDirectCalls } =
-  await import('../../src/direct-ecr.js')
+const {
+  callEcr,
+  createRepository,
+  directRoute,
+  signedHeaders,
+  startDirectCalls
+} = await import('../../src/direct-ecr.js')
 
 const KEYS = {
   AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
@@ -494,6 +499,66 @@ describe('startDirectCalls', () => {
     expect(core.debug).toHaveBeenCalledWith(
       'ECR calls go through the AWS SDK: AWS_PROFILE names a profile'
     )
+  })
+})
+
+describe('createRepository', () => {
+  const calls = () => {
+    const started = start()
+    return { route: started.route, timeoutMs: started.timeoutMs }
+  }
+  const INPUT = { repositoryName: 'app/web', imageTagMutability: 'IMMUTABLE' }
+
+  test('sends the request as given and returns the repository', async () => {
+    replies = {
+      CreateRepository: { status: 200, body: { repository: REPOSITORY } }
+    }
+
+    const made = await createRepository(calls(), INPUT)
+
+    expect(made).toEqual({
+      repository: { ...REPOSITORY, createdAt: new Date(1764000000500) }
+    })
+    expect(
+      received.find(call => call.target === 'CreateRepository')?.body
+    ).toEqual(INPUT)
+  })
+
+  test('made by someone else first', async () => {
+    replies = {
+      CreateRepository: {
+        status: 400,
+        body: { __type: 'RepositoryAlreadyExistsException' }
+      }
+    }
+
+    await expect(createRepository(calls(), INPUT)).resolves.toEqual({
+      alreadyExists: true
+    })
+  })
+
+  test.each<[string, Reply]>([
+    ['a denial', { status: 400, body: { __type: 'AccessDeniedException' } }],
+    ['a server error', { status: 500, body: {} }],
+    ['an answer without a repository', { status: 200, body: {} }]
+  ])('leaves it to the SDK after %s', async (_name, reply) => {
+    replies = { CreateRepository: reply }
+
+    await expect(createRepository(calls(), INPUT)).resolves.toBeUndefined()
+  })
+
+  test('no server leaves it to the SDK', async () => {
+    const route = directRoute(
+      PRIVATE,
+      { ...KEYS, AWS_ENDPOINT_URL: 'http://127.0.0.1:9' },
+      NOW,
+      noFile
+    )
+    if (typeof route === 'string') throw new Error(route)
+
+    await expect(
+      createRepository({ route, timeoutMs: 1000 }, INPUT)
+    ).resolves.toBeUndefined()
   })
 })
 

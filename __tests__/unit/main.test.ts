@@ -401,6 +401,15 @@ describe('a run that pushes', () => {
 })
 
 describe("the entry's direct calls", () => {
+  // Nothing listens there: a direct CreateRepository falls back to the SDK.
+  const unanswered = {
+    route: {
+      endpoint: new URL('http://127.0.0.1:9/'),
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'AKID', secretAccessKey: 'secret' }
+    },
+    timeoutMs: 1000
+  }
   const login = {
     registry: REGISTRY,
     username: 'AWS',
@@ -410,6 +419,7 @@ describe("the entry's direct calls", () => {
 
   test('answered: the SDK asks ECR nothing, and the run pushes', async () => {
     await run(undefined, {
+      ...unanswered,
       login: Promise.resolve(login),
       repository: Promise.resolve({ repository: repository() })
     })
@@ -421,10 +431,11 @@ describe("the entry's direct calls", () => {
     expect(outputs.pushed).toBe('true')
   })
 
-  test('a missing repository is created through the SDK', async () => {
+  test('a missing repository the entry cannot create: the SDK does', async () => {
     missingRepository()
 
     await run(undefined, {
+      ...unanswered,
       login: Promise.resolve(login),
       repository: Promise.resolve({ repository: undefined })
     })
@@ -440,6 +451,7 @@ describe("the entry's direct calls", () => {
     existingRepository()
 
     await run(undefined, {
+      ...unanswered,
       login: Promise.resolve(undefined),
       repository: Promise.resolve(undefined)
     })

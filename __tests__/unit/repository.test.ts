@@ -351,6 +351,59 @@ describe('a missing repository', () => {
     ])
   })
 
+  describe("created by the entry's own request", () => {
+    test('made: the SDK creates nothing', async () => {
+      ecrMock.on(DescribeRepositoriesCommand).rejects(repositoryNotFound())
+      const requests: unknown[] = []
+
+      const state = await ensureRepository(
+        ecr,
+        makeSettings(),
+        Promise.resolve(undefined),
+        async request => {
+          requests.push(request)
+          return { repository: repository() }
+        }
+      )
+
+      expect(state).toMatchObject({ created: true, exists: true, arn: ARN })
+      expect(requests).toEqual([createRequest(makeSettings())])
+      expect(callNames()).toEqual([])
+      expect(logged(core.info)).toContain('Created repository')
+    })
+
+    test('made by another run first: found through the SDK', async () => {
+      ecrMock
+        .on(DescribeRepositoriesCommand)
+        .resolves({ repositories: [repository()] })
+
+      const state = await ensureRepository(
+        ecr,
+        makeSettings(),
+        Promise.resolve(undefined),
+        async () => ({ alreadyExists: true })
+      )
+
+      expect(state).toMatchObject({ created: false, exists: true })
+      expect(callNames()).toEqual(['DescribeRepositoriesCommand'])
+      expect(logged(core.info)).toContain('was just created by another run')
+    })
+
+    test('no answer: the SDK creates it', async () => {
+      ecrMock.on(CreateRepositoryCommand).resolves({ repository: repository() })
+
+      const state = await ensureRepository(
+        ecr,
+        makeSettings(),
+        Promise.resolve(undefined),
+        async () => undefined
+      )
+
+      expect(state.created).toBe(true)
+      expect(callNames()).toEqual(['CreateRepositoryCommand'])
+    })
+  })
+
   test('lost the race: policies are compared with what the winner wrote', async () => {
     ecrMock
       .on(DescribeRepositoriesCommand)
