@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
 import type { ActionRun } from './harness.js'
-import { actionRuns } from './runs.js'
+import { actionRuns, expectExit } from './runs.js'
 import { getBlob, getManifest, listTags, localEcr } from './registry-client.js'
 import {
   describeRepository,
@@ -64,7 +64,7 @@ describe('a first push of three tags, then a rerun', () => {
   }, 120_000)
 
   it('succeeds and reports the pushed image', () => {
-    expect(first.exitCode).toBe(0)
+    expectExit(first, 0)
     const { registry } = localEcr()
     const uri = `${registry}/${repository}`
     expect(first.outputs).toMatchObject({
@@ -126,7 +126,7 @@ describe('a first push of three tags, then a rerun', () => {
       { repository, tags: 'one\ntwo, three' },
       { cwd: workspace, env: { DOCKER_CONFIG: dockerConfig } }
     )
-    expect(rerun.exitCode).toBe(0)
+    expectExit(rerun, 0)
     expect(rerun.outputs).toMatchObject({
       'repository-created': 'false',
       pushed: 'false',
@@ -153,7 +153,7 @@ describe('pushing an existing local image', () => {
       { cwd: workspace }
     )
 
-    expect(result.exitCode).toBe(0)
+    expectExit(result, 0)
     expect(result.stdout).not.toMatch(/\[command\]\S*docker build /)
     expect(result.outputs['image-id']).toBe(localId)
     const manifest = await getManifest(repository, 'ci')
@@ -178,7 +178,7 @@ describe('build args and labels', () => {
       },
       { cwd: workspace }
     )
-    expect(result.exitCode).toBe(0)
+    expectExit(result, 0)
 
     const manifest = await getManifest(repository, 'labelled')
     const configDigest = (
@@ -225,7 +225,7 @@ describe('keep-login', () => {
       { repository, 'keep-login': 'true' },
       { cwd: workspace, env: { DOCKER_CONFIG: dockerConfig }, runPost: false }
     )
-    expect(kept.exitCode).toBe(0)
+    expectExit(kept, 0)
     expect(auths(dockerConfig)).toEqual([registry])
     expect(privateConfigsLeft(kept)).toEqual([])
 
@@ -233,7 +233,7 @@ describe('keep-login', () => {
       { repository, 'keep-login': 'true' },
       { cwd: workspace, env: { DOCKER_CONFIG: dockerConfig } }
     )
-    expect(withPost.exitCode).toBe(0)
+    expectExit(withPost, 0)
     expect(withPost.post?.exitCode).toBe(0)
     expect(withPost.post?.stdout).toContain(`Logged out of ${registry}`)
     expect(auths(dockerConfig)).toEqual([])
@@ -253,7 +253,7 @@ describe('a Dockerfile that fails to build', () => {
       { cwd: workspace, env: { DOCKER_CONFIG: dockerConfig } }
     )
 
-    expect(result.exitCode).toBe(1)
+    expectExit(result, 1)
     const error = result.stdout
       .split('\n')
       .find(line => line.startsWith('::error::'))
@@ -276,7 +276,7 @@ describe('push: false', () => {
       { cwd: await makeApp() }
     )
 
-    expect(result.exitCode).toBe(0)
+    expectExit(result, 0)
     expect(result.stdout).toMatch(/\[command\]\S*docker build /)
     expect(result.outputs['image-id']).toMatch(/^sha256:/)
     expect(result.outputs.digest).toBeUndefined()
@@ -299,7 +299,7 @@ describe('bad input through the bundle', () => {
     const inputs: Record<string, string> = { repository, [input]: value }
     const result = await act(inputs, { cwd: await makeApp() })
 
-    expect(result.exitCode).toBe(1)
+    expectExit(result, 1)
     const errors = result.stdout
       .split('\n')
       .filter(line => line.startsWith('::error::'))

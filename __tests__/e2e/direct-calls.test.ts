@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from '@jest/globals'
 import http from 'node:http'
 
 import { closer, listen } from '../fixtures/servers.js'
-import { actionRuns, outcome } from './runs.js'
+import { actionRuns, expectExit } from './runs.js'
 import { listTags, localEcr } from './registry-client.js'
 import { localTags, makeApp, unique, withoutMasks } from './tools.js'
 
@@ -93,7 +93,7 @@ describe('the first two ECR calls', () => {
 
     const first = await act({ inputs: { repository, tags: 'a\nb' }, cwd, env })
 
-    expect(outcome(first)).toMatchObject({ exitCode: 0 })
+    expectExit(first, 0)
     expect(first.outputs['repository-created']).toBe('true')
     expect(relay.calls).toEqual([
       expect.objectContaining({ operation: expect.any(String) }),
@@ -112,7 +112,7 @@ describe('the first two ECR calls', () => {
     relay.calls.length = 0
     const rerun = await act({ inputs: { repository, tags: 'a\nb' }, cwd, env })
 
-    expect(outcome(rerun)).toMatchObject({ exitCode: 0 })
+    expectExit(rerun, 0)
     expect(rerun.outputs).toMatchObject({
       pushed: 'false',
       digest: first.outputs.digest,
@@ -141,7 +141,7 @@ describe('the first two ECR calls', () => {
       env: { AWS_ENDPOINT_URL: relay.endpoint }
     })
 
-    expect(outcome(result)).toMatchObject({ exitCode: 0 })
+    expectExit(result, 0)
     const log = withoutMasks(result.stdout)
     const buildLine = /\[command\]\S*docker build .*/.exec(log)?.[0]
     expect(buildLine).toBeDefined()
@@ -168,7 +168,7 @@ describe('the first two ECR calls', () => {
       env: { AWS_ENDPOINT_URL: relay.endpoint, RUNNER_DEBUG: '1' }
     })
 
-    expect(outcome(result)).toMatchObject({ exitCode: 0 })
+    expectExit(result, 0)
     for (const operation of ['GetAuthorizationToken', 'DescribeRepositories']) {
       expect(relay.calls.filter(call => call.operation === operation)).toEqual([
         { operation, direct: true, status: 500 },

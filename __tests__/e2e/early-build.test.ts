@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals'
 
 import { startFaultProxy, type FaultProxy } from './fault-proxy.js'
-import { actionRuns, outcome } from './runs.js'
+import { actionRuns, expectExit } from './runs.js'
 import { listTags, localEcr } from './registry-client.js'
 import {
   actionPid,
@@ -30,7 +30,7 @@ describe('a plain build', () => {
 
     const result = await act({ inputs: { repository, tags: 'a\nb' }, cwd })
 
-    expect(outcome(result)).toMatchObject({ exitCode: 0 })
+    expectExit(result, 0)
     const log = withoutMasks(result.stdout)
     const build = log.indexOf('::group::Build')
     const command = log.search(/\[command\]\S*docker build /)
@@ -77,7 +77,7 @@ describe('a plain build', () => {
     // The rerun: every tag is there at this image, so docker neither
     // pushes nor logs in.
     const rerun = await act({ inputs: { repository, tags: 'a\nb' }, cwd })
-    expect(outcome(rerun)).toMatchObject({ exitCode: 0 })
+    expectExit(rerun, 0)
     expect(rerun.outputs).toMatchObject({
       pushed: 'false',
       'image-id': result.outputs['image-id'],
@@ -96,7 +96,7 @@ describe('a plain build', () => {
       cwd
     })
 
-    expect(outcome(result)).toMatchObject({ exitCode: 1 })
+    expectExit(result, 1)
     const log = withoutMasks(result.stdout)
     const error = log.indexOf('::error::')
     expect(log.slice(error)).toContain(repository)
@@ -135,7 +135,7 @@ describe('a plain build', () => {
     process.kill(actionPid(cwd), 'SIGINT')
     const result = await running
 
-    expect(outcome(result)).toMatchObject({ exitCode: 130 })
+    expectExit(result, 130)
     const log = withoutMasks(result.stdout)
     expect(log).toMatch(
       /::error::Cancelled by SIGINT while .*: stopped docker build/

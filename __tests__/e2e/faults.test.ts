@@ -19,7 +19,7 @@ import {
   type FaultRule
 } from './fault-proxy.js'
 import type { ActionRun } from './harness.js'
-import { actionRuns, outcome } from './runs.js'
+import { actionRuns, expectExit } from './runs.js'
 import { getManifest, listTags, localEcr } from './registry-client.js'
 import { actionPid, makeApp, processesMentioning, unique } from './tools.js'
 
@@ -75,7 +75,7 @@ describe('a registry with transient faults', () => {
       cwd: await makeApp()
     })
 
-    expect(outcome(result)).toMatchObject({ exitCode: 0 })
+    expectExit(result, 0)
     const warnings = retryWarnings(result, 'docker push failed')
     expect(warnings).toHaveLength(2)
     expect(warnings[0]).toContain('(attempt 1 of 3)')
@@ -115,7 +115,7 @@ describe('a registry with transient faults', () => {
       cwd: await makeApp()
     })
 
-    expect(outcome(result)).toMatchObject({ exitCode: 0 })
+    expectExit(result, 0)
     expect(retryWarnings(result, 'docker login failed')).toHaveLength(1)
     expect(
       retryWarnings(result, `GET https://${faults.registry}/v2/`)
@@ -141,7 +141,7 @@ describe('a registry with transient faults', () => {
       cwd: await makeApp()
     })
 
-    expect(result.exitCode).toBe(1)
+    expectExit(result, 1)
     expect(result.stdout).toContain('::error::docker push failed (exit code 1)')
     expect(result.stdout).toContain('denied: denied by the fault proxy')
     expect(retryWarnings(result, 'docker push failed')).toEqual([])
@@ -169,7 +169,7 @@ describe('a registry with transient faults', () => {
     })
 
     const elapsed = Date.now() - started
-    expect(result.exitCode).toBe(1)
+    expectExit(result, 1)
     expect(result.stdout).toContain(
       '::error::docker login did not finish within 3 s (network-timeout) ' +
         'and was stopped: the registry may be unreachable or too slow'
@@ -193,7 +193,7 @@ describe('an AWS API that fails', () => {
       env: { AWS_ENDPOINT_URL: `http://127.0.0.1:${port}` }
     })
 
-    expect(result.exitCode).toBe(1)
+    expectExit(result, 1)
     expect(result.stdout).toContain(
       `::error::Could not reach the AWS API at http://127.0.0.1:${port}: ` +
         `connect ECONNREFUSED 127.0.0.1:${port}.`
@@ -220,7 +220,7 @@ describe('an AWS API that fails', () => {
     })
 
     const elapsed = Date.now() - started
-    expect(result.exitCode).toBe(1)
+    expectExit(result, 1)
     expect(result.stdout).toContain(
       `::error::The AWS API at http://127.0.0.1:${port} did not answer ` +
         'within 2 s (network-timeout)'
@@ -274,7 +274,7 @@ describe('an AWS API that fails', () => {
     })
 
     expect(served.length).toBeGreaterThanOrEqual(2)
-    expect(result.exitCode).toBe(1)
+    expectExit(result, 1)
     expect(result.stdout).toContain(
       `::error::Could not reach the AWS API at http://127.0.0.1:${port}`
     )
@@ -295,7 +295,7 @@ describe('proxies for the AWS API and the registry API', () => {
       env: { HTTP_PROXY: forward.url, HTTPS_PROXY: forward.url }
     })
 
-    expect(outcome(result)).toMatchObject({ exitCode: 0 })
+    expectExit(result, 0)
     const apiCalls = forward.requests.filter(
       request => request.method === 'POST' && request.target === `${endpoint}/`
     )
@@ -325,7 +325,7 @@ describe('proxies for the AWS API and the registry API', () => {
       }
     })
 
-    expect(outcome(result)).toMatchObject({ exitCode: 0 })
+    expectExit(result, 0)
     expect(forward.requests).toEqual([])
   }, 120_000)
 })
@@ -347,7 +347,7 @@ describe('cancellation', () => {
     process.kill(actionPid(cwd), 'SIGTERM')
     const result = await running
 
-    expect(outcome(result)).toMatchObject({ exitCode: 143 })
+    expectExit(result, 143)
     expect(result.stdout).toContain(
       '::error::Cancelled by SIGTERM while pushing the image: stopped ' +
         'docker push, and removed the private docker config.'
@@ -383,7 +383,7 @@ describe('cancellation', () => {
     process.kill(actionPid(cwd), 'SIGINT')
     const result = await running
 
-    expect(outcome(result)).toMatchObject({ exitCode: 130 })
+    expectExit(result, 130)
     expect(result.stdout).toContain(
       '::error::Cancelled by SIGINT while building the image: stopped ' +
         'docker build, and removed the private docker config.'

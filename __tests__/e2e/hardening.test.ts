@@ -7,7 +7,7 @@ import { chmod, mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 
-import { actionRuns } from './runs.js'
+import { actionRuns, expectExit } from './runs.js'
 import { getManifest, listTags, localEcr } from './registry-client.js'
 import { makeApp, run, unique, withoutMasks } from './tools.js'
 
@@ -33,9 +33,7 @@ describe('parallel jobs on one new repository', () => {
     )
 
     for (const result of results) {
-      expect({ exitCode: result.exitCode, log: result.stdout }).toMatchObject({
-        exitCode: 0
-      })
+      expectExit(result, 0)
     }
     const created = results.filter(
       result => result.outputs['repository-created'] === 'true'
@@ -106,7 +104,7 @@ describe('the registry password', () => {
           DOCKER_CONFIG: jobDockerConfig
         }
       })
-      expect(result.exitCode).toBe(exitCode)
+      expectExit(result, exitCode)
 
       const recorded = readFileSync(docker.log, 'utf8')
       expect(recorded).toContain('login --username AWS --password-stdin')

@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
 
 import type { ActionRun } from './harness.js'
-import { actionRuns } from './runs.js'
+import { actionRuns, expectExit } from './runs.js'
 import {
   getBlob,
   getManifest,
@@ -122,9 +122,7 @@ async function pushBothPlatforms(
     { repository, tags: 'amd64', ...inputs },
     await makeApp()
   )
-  expect({ exitCode: amd64.exitCode, log: amd64.stdout }).toMatchObject({
-    exitCode: 0
-  })
+  expectExit(amd64, 0)
   // The expectations below name amd64: this machine must build it.
   expect(await platformOf(repository, 'amd64')).toBe('linux/amd64')
   const arm64 = await uploadImage(repository, 'arm64', {
@@ -155,9 +153,7 @@ describe('merging two single-platform images', () => {
   }, 240_000)
 
   it('succeeds without docker, reporting the index', () => {
-    expect({ exitCode: merged.exitCode, log: merged.stdout }).toMatchObject({
-      exitCode: 0
-    })
+    expectExit(merged, 0)
     expect(merged.stdout).not.toMatch(DOCKER_COMMAND)
     const uri = `${localEcr().registry}/${repository}`
     const digest = merged.outputs.digest ?? ''
@@ -208,9 +204,7 @@ describe('merging two single-platform images', () => {
       noBuildContext
     )
 
-    expect({ exitCode: rerun.exitCode, log: rerun.stdout }).toMatchObject({
-      exitCode: 0
-    })
+    expectExit(rerun, 0)
     expect(rerun.outputs).toMatchObject({
       pushed: 'false',
       digest: merged.outputs.digest
@@ -230,9 +224,7 @@ describe('merging two single-platform images', () => {
       noBuildContext
     )
 
-    expect({ exitCode: result.exitCode, log: result.stdout }).toMatchObject({
-      exitCode: 0
-    })
+    expectExit(result, 0)
     expect(result.outputs.digest).toBe(merged.outputs.digest)
     expect((await getManifest(repository, 'v2'))?.digest).toBe(
       merged.outputs.digest

@@ -13,7 +13,7 @@ import { request } from 'node:https'
 import { join } from 'node:path'
 
 import type { ActionRun } from './harness.js'
-import { actionRuns } from './runs.js'
+import { actionRuns, expectExit } from './runs.js'
 import {
   loggedInDockerConfig,
   makeApp,
@@ -104,7 +104,7 @@ describe('a first push of three tags to a new public repository, then a rerun', 
   }, 180_000)
 
   it('succeeds, and the outputs name public.ecr.aws/<alias>', () => {
-    expect(first.exitCode).toBe(0)
+    expectExit(first, 0)
     expect(first.outputs).toMatchObject({
       registry: 'public.ecr.aws',
       'repository-uri': uri,
@@ -172,7 +172,7 @@ describe('a first push of three tags to a new public repository, then a rerun', 
   })
 
   it('a rerun pushes nothing and rewrites no gallery data', () => {
-    expect(rerun.exitCode).toBe(0)
+    expectExit(rerun, 0)
     expect(rerun.outputs).toMatchObject({
       'repository-created': 'false',
       pushed: 'false',
@@ -202,7 +202,7 @@ describe('bad input with registry-type public', () => {
       'fail-on-severity': 'HIGH'
     })
 
-    expect(result.exitCode).toBe(1)
+    expectExit(result, 1)
     expect(result.stdout).toContain(
       '::error::Input "fail-on-severity": "HIGH" cannot be used with ' +
         'registry-type public'

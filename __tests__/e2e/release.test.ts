@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
 import type { ActionRun } from './harness.js'
-import { actionRuns } from './runs.js'
+import { actionRuns, expectExit } from './runs.js'
 import {
   getBlob,
   getManifest,
@@ -104,9 +104,7 @@ describe('an IMMUTABLE repository', () => {
   }, 180_000)
 
   it('is created IMMUTABLE, with both tags at the pushed digest', async () => {
-    expect({ exitCode: first.exitCode, log: first.stdout }).toMatchObject({
-      exitCode: 0
-    })
+    expectExit(first, 0)
     expect(first.outputs.pushed).toBe('true')
     expect((await describeRepository(repository))?.imageTagMutability).toBe(
       'IMMUTABLE'
@@ -125,9 +123,7 @@ describe('an IMMUTABLE repository', () => {
       { cwd: workspace }
     )
 
-    expect({ exitCode: result.exitCode, log: result.stdout }).toMatchObject({
-      exitCode: 0
-    })
+    expectExit(result, 0)
     expect(result.outputs).toMatchObject({
       pushed: 'false',
       digest: first.outputs.digest,
@@ -170,7 +166,7 @@ describe('skip-existing', () => {
       { repository, tags: 'sha-1234567' },
       { cwd: workspace }
     )
-    expect(first.exitCode).toBe(0)
+    expectExit(first, 0)
     // A build would now make another image: it must not happen.
     await writeFile(join(workspace, 'hello.txt'), 'not the released image\n')
 
@@ -179,9 +175,7 @@ describe('skip-existing', () => {
       { cwd: workspace }
     )
 
-    expect({ exitCode: reuse.exitCode, log: reuse.stdout }).toMatchObject({
-      exitCode: 0
-    })
+    expectExit(reuse, 0)
     expect(reuse.stdout).not.toMatch(DOCKER_COMMAND)
     expect(reuse.outputs).toMatchObject({
       pushed: 'true',
@@ -199,7 +193,7 @@ describe('skip-existing', () => {
       { repository, tags: 'sha-1234567, staging', 'skip-existing': 'true' },
       { cwd: workspace }
     )
-    expect(again.result.exitCode).toBe(0)
+    expectExit(again.result, 0)
     expect(again.result.outputs.pushed).toBe('false')
     expect(again.writes).toEqual([])
   }, 240_000)
@@ -219,7 +213,7 @@ describe('promotion with source-tag', () => {
   }, 180_000)
 
   it('adds two tags to the image, digest unchanged, without docker', async () => {
-    expect(built.exitCode).toBe(0)
+    expectExit(built, 0)
 
     const { result, writes } = await actAndCountWrites(
       repository,
@@ -227,9 +221,7 @@ describe('promotion with source-tag', () => {
       { cwd: noBuildContext }
     )
 
-    expect({ exitCode: result.exitCode, log: result.stdout }).toMatchObject({
-      exitCode: 0
-    })
+    expectExit(result, 0)
     expect(result.stdout).not.toMatch(DOCKER_COMMAND)
     expect(result.outputs).toMatchObject({
       pushed: 'true',
@@ -274,9 +266,7 @@ describe('promotion with source-tag', () => {
       { cwd: noBuildContext }
     )
 
-    expect({ exitCode: result.exitCode, log: result.stdout }).toMatchObject({
-      exitCode: 0
-    })
+    expectExit(result, 0)
     expect(result.outputs).toMatchObject({
       digest: indexDigest,
       'image-id': ''
@@ -319,9 +309,7 @@ describe('version-tags', () => {
       { cwd: workspace, env }
     )
 
-    expect({ exitCode: result.exitCode, log: result.stdout }).toMatchObject({
-      exitCode: 0
-    })
+    expectExit(result, 0)
     expect(result.stdout).toContain(
       'version-tags: refs/tags/v1.2.3 adds 1.2.3, 1.2, 1, latest'
     )
@@ -365,9 +353,7 @@ describe('version-tags', () => {
       { cwd: await makeApp(), env }
     )
 
-    expect({ exitCode: result.exitCode, log: result.stdout }).toMatchObject({
-      exitCode: 0
-    })
+    expectExit(result, 0)
     expect(await tagDigests(repository)).toEqual({
       '1.2.3-rc.1': result.outputs.digest
     })

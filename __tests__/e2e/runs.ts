@@ -1,6 +1,6 @@
 // The action's runs in one e2e test file: the local ECR is up before the
 // file's tests start, and every run's files are removed after they end.
-import { afterAll, beforeAll } from '@jest/globals'
+import { afterAll, beforeAll, expect } from '@jest/globals'
 
 import { runAction, type ActionRun, type RunActionOptions } from './harness.js'
 import { ensureLocalEcr } from './local-ecr.js'
@@ -26,7 +26,16 @@ export function actionRuns(): (
   }
 }
 
-/** A run's exit code and log together, so a failed expectation shows the log. */
-export function outcome(run: ActionRun): { exitCode: number; log: string } {
-  return { exitCode: run.exitCode, log: withoutMasks(run.stdout) }
+/**
+ * Asserts a run's exit code. A mismatch fails with the run's whole log, which
+ * is what tells a flaky run from a broken one.
+ */
+export function expectExit(run: ActionRun, code: number): void {
+  if (run.exitCode !== code) {
+    throw new Error(
+      `the action exited with ${run.exitCode}, not ${code}; its log:\n` +
+        withoutMasks(run.stdout)
+    )
+  }
+  expect(run.exitCode).toBe(code)
 }

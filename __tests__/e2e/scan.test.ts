@@ -7,7 +7,7 @@
 import { beforeAll, describe, expect, it } from '@jest/globals'
 
 import type { ActionRun } from './harness.js'
-import { actionRuns } from './runs.js'
+import { actionRuns, expectExit } from './runs.js'
 import { makeApp, unique } from './tools.js'
 
 const runAction = actionRuns()
@@ -35,7 +35,7 @@ describe('fail-on-severity against the local ECR', () => {
   }, 120_000)
 
   it('fails with a clear message, without waiting for scan-timeout', () => {
-    expect(gated.exitCode).toBe(1)
+    expectExit(gated, 1)
     expect(gated.stdout).toContain('::group::Scan')
     expect(gated.stdout).toMatch(
       /::error::ECR knows no image \S+@sha256:[a-f0-9]{64}, so it has no scan of it/
@@ -52,7 +52,7 @@ describe('fail-on-severity against the local ECR', () => {
   })
 
   it('without a threshold, the step never asks for the scan', () => {
-    expect(ungated.exitCode).toBe(0)
+    expectExit(ungated, 0)
     expect(ungated.stdout).not.toContain('::group::Scan')
     expect(ungated.outputs['scan-findings']).toBeUndefined()
   })
