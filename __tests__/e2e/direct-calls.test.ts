@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals'
 import http from 'node:http'
 
-import { closer, listen } from '../fixtures/servers.js'
+import { closer, listen, relayTo } from '../fixtures/servers.js'
 import { actionRuns, expectExit } from './runs.js'
 import { listTags, localEcr } from './registry-client.js'
 import { localTags, makeApp, unique, withoutMasks } from './tools.js'
@@ -61,21 +61,9 @@ async function startRelay(
     operation: string,
     direct: boolean
   ): void {
-    const upstream = http.request(
-      {
-        host: moto.hostname,
-        port: moto.port,
-        path: request.url,
-        method: request.method,
-        headers: request.headers
-      },
-      answer => {
-        calls.push({ operation, direct, status: answer.statusCode ?? 0 })
-        response.writeHead(answer.statusCode ?? 502, answer.headers)
-        answer.pipe(response)
-      }
+    relayTo(moto, request, response, status =>
+      calls.push({ operation, direct, status })
     )
-    request.pipe(upstream)
   }
   relays.push(closer(server))
   const port = await listen(server)

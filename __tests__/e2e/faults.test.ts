@@ -10,6 +10,7 @@ import {
   closer,
   listen,
   refusingPort,
+  relayTo,
   startForwardProxy,
   type Running
 } from '../fixtures/servers.js'
@@ -243,20 +244,7 @@ describe('an AWS API that fails', () => {
         return
       }
       served.push(target)
-      const upstream = http.request(
-        {
-          host: moto.hostname,
-          port: moto.port,
-          path: request.url,
-          method: request.method,
-          headers: request.headers
-        },
-        answer => {
-          response.writeHead(answer.statusCode ?? 502, answer.headers)
-          answer.pipe(response)
-        }
-      )
-      request.pipe(upstream)
+      relayTo(moto, request, response)
     })
     const stop = closer(relay)
     const port = await listen(relay)
