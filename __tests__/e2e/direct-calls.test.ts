@@ -1,8 +1,8 @@
 // The token, the repository lookup and a missing repository's creation
 // are asked for by the action itself, signed, without the AWS SDK; the
 // SDK is loaded only for other calls, and makes them again when they
-// fail. The bundled action, run as
-// the runner runs it, against moto behind a relay that sees every call.
+// fail. The bundled action, run as the runner runs it, against moto
+// behind a relay that sees every call.
 import { afterEach, describe, expect, it } from '@jest/globals'
 import http from 'node:http'
 
